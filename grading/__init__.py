@@ -1,0 +1,1 @@
+"""Grading: rubrics, evidence analyzers, the LLM judge, reports and calibration."""
