@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import click
 
+from roleplay.actors import Delta, Event, Retract
 from roleplay.config import Settings
-from roleplay.errors import RoleplayError, ValidationFailed
+from roleplay.conversation import Conversation, make_actor
+from roleplay.errors import BackendError, InputError, RoleplayError, ValidationFailed
 from roleplay.library import PersonaLibrary, builtin_dir, check_paths
 from roleplay.persona import Persona
+from roleplay.transcript import Turn
+from roleplay.turnlog import TurnLog
 
 
 class _Group(click.Group):
@@ -107,3 +112,135 @@ def personas_import_tau2(tasks: Path, policy: Path, out_dir: Path, ids: tuple[st
     for warning in result.warnings:
         click.echo(warning, err=True)
     click.echo(f"wrote {len(result.written)} persona file(s) to {out_dir}")
+
+
+# --------------------------------------------------------------------------- conversations
+def _render_turn(turn: Turn, *, annotate: bool) -> str:
+    who = "Customer" if turn.speaker == "customer" else "You"
+    line = f"{who}: {turn.text}"
+    if annotate and turn.speaker == "customer" and turn.mood is not None:
+        notes = [f"mood {turn.mood_before}->{turn.mood}", f"move {turn.move}"]
+        if turn.released:
+            notes.append("released " + ", ".join(turn.released))
+        line += f"\n    [{'; '.join(notes)}]"
+    if annotate and turn.speaker == "candidate" and turn.acts:
+        line += (
+            "\n    [acts: "
+            + ", ".join(a.kind.value + (f"({a.detail})" if a.detail else "") for a in turn.acts)
+            + "]"
+        )
+    return line
+
+
+def _new_conversation(persona_id: str, seed: int) -> tuple[Conversation, TurnLog]:
+    settings = _settings()
+    persona = PersonaLibrary.default(settings).get(persona_id)
+    actor = make_actor(persona, settings, seed=seed)
+    log = TurnLog(
+        settings.home,
+        persona.id,
+        {
+            "version": 1,
+            "persona": persona.id,
+            "persona_version": persona.content_hash,
+            "engine": actor.name,
+            "model": actor.model,
+            "seed": seed,
+        },
+    )
+    return Conversation(persona, actor, seed=seed, on_turn=log), log
+
+
+def _stream_events(events: Iterator[Event]) -> None:
+    shown = ""
+    for event in events:
+        if isinstance(event, Delta):
+            click.echo(event.text, nl=False)
+            shown += event.text
+        elif isinstance(event, Retract):
+            click.echo("\r\033[K" if shown else "", nl=False)
+            click.echo("(rephrasing) ", nl=False)
+            shown = ""
+    click.echo()
+
+
+@main.command()
+@click.option("--persona", "persona_id", required=True, help="Persona id (see personas list).")
+@click.option("--seed", default=0, show_default=True, help="Seed for the scripted lines.")
+@click.option("--annotate/--no-annotate", default=False, help="Show mood and detected acts.")
+def chat(persona_id: str, seed: int, annotate: bool) -> None:
+    """Talk to a persona in the terminal. /end ends the conversation, /retry retries."""
+    convo, log = _new_conversation(persona_id, seed)
+    p = convo.persona
+    click.echo(f"{p.briefing.company} · {p.briefing.channel} · {p.name}\n")
+    click.echo(p.briefing.candidate_brief + "\n")
+    click.echo("Policy card:\n" + p.briefing.policy_card)
+    click.echo("Type your replies. /end ends the conversation.\n")
+    click.echo("Customer: ", nl=False)
+    _stream_events(convo.open())
+    while not convo.ended:
+        try:
+            text = input("You: ")
+        except (EOFError, KeyboardInterrupt):
+            click.echo()
+            convo.end()
+            break
+        command = text.strip().lower()
+        try:
+            if command == "/end":
+                convo.end()
+                break
+            if command == "/retry" or convo.awaiting_retry:
+                if not convo.awaiting_retry:
+                    click.echo("(nothing to retry)")
+                    continue
+                click.echo("Customer: ", nl=False)
+                _stream_events(convo.retry())
+                continue
+            if not command:
+                continue
+            click.echo("Customer: ", nl=False)
+            _stream_events(convo.send(text))
+        except BackendError as exc:
+            click.echo(f"\nerror: {exc.message}. Your message is saved; type /retry.", err=True)
+        if annotate:
+            click.echo(_render_turn(convo.transcript.turns[-1], annotate=True).split("\n", 1)[-1])
+    log.finish(convo.transcript)
+    click.echo(f"\nConversation ended: {convo.outcome}. Saved to {log.path}")
+
+
+@main.command()
+@click.option("--persona", "persona_id", required=True, help="Persona id.")
+@click.option(
+    "--script",
+    "script",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Text file with one candidate message per line.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the transcript JSON.")
+@click.option("--seed", default=0, show_default=True)
+def simulate(persona_id: str, script: Path, as_json: bool, seed: int) -> None:
+    """Run a scripted candidate against a persona and print the transcript."""
+    try:
+        lines = [ln.strip() for ln in script.read_text(encoding="utf-8").splitlines()]
+    except (FileNotFoundError, IsADirectoryError):
+        raise InputError(str(script), "(file)", "no such file; check the path") from None
+    except UnicodeDecodeError:
+        raise InputError(str(script), "(file)", "not UTF-8 text") from None
+    messages = [ln for ln in lines if ln and not ln.startswith("#")]
+    if not messages:
+        raise InputError(str(script), "(file)", "no candidate messages; write one per line")
+    convo, log = _new_conversation(persona_id, seed)
+    convo.start()
+    for message in messages:
+        if convo.ended:
+            break
+        convo.say(message)
+    log.finish(convo.transcript)
+    if as_json:
+        click.echo(convo.transcript.to_json())
+        return
+    for turn in convo.transcript.turns:
+        click.echo(_render_turn(turn, annotate=True))
+    click.echo(f"\nOutcome: {convo.outcome or 'unfinished (script ran out)'}")

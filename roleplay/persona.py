@@ -35,6 +35,7 @@ class _Strict(BaseModel):
 class Move(StrEnum):
     """What the customer does on its turn. The director picks one; actors voice it."""
 
+    opening = "opening"
     complain = "complain"
     demand = "demand"
     give_fact = "give_fact"

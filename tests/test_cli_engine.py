@@ -1,0 +1,86 @@
+"""`roleplay chat` and `roleplay simulate` as a user runs them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from roleplay.cli import main
+from roleplay.turnlog import TurnLog
+from tests import scripts
+
+
+def script_file(tmp_path: Path, lines: list[str]) -> Path:
+    path = tmp_path / "script.txt"
+    path.write_text("# a comment\n\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_simulate_prints_the_transcript_and_outcome(tmp_path: Path) -> None:
+    path = script_file(tmp_path, scripts.GOOD)
+    result = CliRunner().invoke(
+        main, ["simulate", "--persona", "damaged-laptop", "--script", str(path)]
+    )
+    assert result.exit_code == 0, result.output
+    assert result.output.count("You: ") == len(scripts.GOOD)
+    assert "released photos" in result.output
+    assert result.output.rstrip().endswith("Outcome: resolved")
+
+
+def test_simulate_json_is_the_interchange_format(tmp_path: Path) -> None:
+    path = script_file(tmp_path, scripts.RUDE)
+    result = CliRunner().invoke(
+        main,
+        ["simulate", "--persona", "damaged-laptop", "--script", str(path), "--json", "--seed", "4"],
+    )
+    data = json.loads(result.output)
+    assert data["version"] == 1 and data["persona"] == "damaged-laptop"
+    assert data["outcome"] in ("escalated", "abandoned")
+    assert {t["speaker"] for t in data["turns"]} == {"customer", "candidate"}
+    assert "mood" in data["turns"][1] and "acts" in data["turns"][1]
+
+
+def test_simulate_when_the_script_runs_out(tmp_path: Path) -> None:
+    path = script_file(tmp_path, scripts.GOOD[:1])
+    result = CliRunner().invoke(
+        main, ["simulate", "--persona", "damaged-laptop", "--script", str(path)]
+    )
+    assert "Outcome: unfinished (script ran out)" in result.output
+
+
+def test_simulate_errors_are_clear(tmp_path: Path) -> None:
+    missing = CliRunner().invoke(
+        main, ["simulate", "--persona", "damaged-laptop", "--script", str(tmp_path / "nope.txt")]
+    )
+    assert missing.exit_code == 2
+    assert "nope.txt:(file): no such file" in missing.output
+    unknown = CliRunner().invoke(
+        main,
+        ["simulate", "--persona", "damaged-laptp", "--script", str(script_file(tmp_path, ["hi"]))],
+    )
+    assert unknown.exit_code == 2
+    assert "unknown persona 'damaged-laptp'" in unknown.output
+    assert "did you mean damaged-laptop" in unknown.output
+    assert "Traceback" not in missing.output + unknown.output
+
+
+def test_chat_in_the_terminal_saves_every_turn(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        main, ["chat", "--persona", "damaged-laptop"], input="\n".join(scripts.GOOD) + "\n"
+    )
+    assert result.exit_code == 0, result.output
+    assert "Policy card:" in result.output
+    assert "Conversation ended: resolved" in result.output
+    logs = list((tmp_path / "home" / "transcripts").glob("*.jsonl"))
+    assert len(logs) == 1
+    transcript = TurnLog.load(logs[0])
+    assert transcript.outcome == "resolved"
+    assert len(transcript.candidate_turns()) == len(scripts.GOOD)
+
+
+def test_chat_ends_cleanly_on_end_of_input() -> None:
+    result = CliRunner().invoke(main, ["chat", "--persona", "damaged-laptop"], input="")
+    assert result.exit_code == 0
+    assert "Conversation ended: candidate_closed" in result.output
