@@ -35,7 +35,8 @@ APOLOGIZE = _rx(
 ACKNOWLEDGE = _rx(
     r"\b(i|we) (completely |totally |really |fully |can )?(understand|see|hear|get) "
     r"(why|how|that|what|you|your)",
-    r"\bthat (sounds|must be|must have been|is|'?s) (really |so |very |incredibly |extremely )?"
+    r"\b(that|this|it)('s| is| sounds| must be| must have been| must feel) "
+    r"(really |so |very |incredibly |extremely )?"
     r"(frustrating|stressful|annoying|upsetting|awful|difficult|hard|worrying|disappointing|"
     r"infuriating|a lot|terrible|unacceptable|not okay|not ok)",
     r"\bi can (only )?imagine\b",
@@ -281,12 +282,14 @@ def content_words(text: str) -> set[str]:
 def mentions_fact(text: str, value: str) -> str | None:
     """The candidate refers back to a fact: its whole value, or two of its content words."""
     low = text.lower()
-    if value.lower() in low:
-        return value
+    at = low.find(value.lower())
+    if at >= 0:
+        return text[at : at + len(value)]
     words = content_words(value)
-    hits = [w for w in words if re.search(rf"\b{re.escape(w)}", low)]
+    hits = [m for w in words if (m := re.search(rf"\b{re.escape(w)}", low))]
     if len(words) >= 2 and len(hits) >= 2:
-        return " ".join(sorted(hits))
+        first = min(hits, key=lambda m: m.start())
+        return text[first.start() : first.end()]  # verbatim, so it can be cited
     return None
 
 

@@ -16,7 +16,7 @@ from roleplay.conversation import Conversation, make_actor
 from roleplay.errors import BackendError, InputError, RoleplayError, ValidationFailed
 from roleplay.library import PersonaLibrary, builtin_dir, check_paths
 from roleplay.persona import Persona
-from roleplay.transcript import Turn
+from roleplay.transcript import Turn, read_transcript
 from roleplay.turnlog import TurnLog
 
 
@@ -244,3 +244,71 @@ def simulate(persona_id: str, script: Path, as_json: bool, seed: int) -> None:
     for turn in convo.transcript.turns:
         click.echo(_render_turn(turn, annotate=True))
     click.echo(f"\nOutcome: {convo.outcome or 'unfinished (script ran out)'}")
+
+
+# --------------------------------------------------------------------------- grading
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the report JSON (a list for many).")
+@click.option("--rubric", "rubric_id", default="default", show_default=True)
+@click.option(
+    "--export",
+    "export",
+    type=click.Choice(["md", "html"]),
+    default=None,
+    help="Also write each report as Markdown or HTML next to --out.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Folder for exported reports (default: beside each transcript).",
+)
+def grade(
+    files: tuple[Path, ...],
+    as_json: bool,
+    rubric_id: str,
+    export: str | None,
+    out_dir: Path | None,
+) -> None:
+    """Grade transcript JSON files against a rubric."""
+    from tqdm import tqdm
+
+    from grading.grader import grade as grade_one
+    from grading.report import render_text, to_html, to_markdown
+    from grading.rubric import get_rubric
+
+    rubric = get_rubric(rubric_id)
+    library = _library()
+    transcripts = [(path, read_transcript(path)) for path in files]
+    for path, transcript in transcripts:
+        if transcript.persona not in library:
+            raise InputError(
+                str(path),
+                "persona",
+                f"unknown persona {transcript.persona!r}; run `roleplay personas list`",
+            )
+    reports = []
+    bar = tqdm(
+        transcripts,
+        desc="grading",
+        unit="transcript",
+        file=sys.stderr,
+        disable=len(transcripts) < 2,
+    )
+    for path, transcript in bar:
+        report = grade_one(transcript, library.get(transcript.persona), rubric)
+        reports.append((path, report))
+        if export:
+            target = (out_dir or path.parent) / f"{path.stem}.report.{export}"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(
+                to_markdown(report) if export == "md" else to_html(report), encoding="utf-8"
+            )
+    if as_json:
+        payload = [r.model_dump(mode="json") for _, r in reports]
+        click.echo(json.dumps(payload[0] if len(payload) == 1 else payload, indent=2))
+        return
+    for path, report in reports:
+        click.echo(render_text(report, str(path)) + "\n")

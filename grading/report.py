@@ -1,0 +1,179 @@
+"""The grade report: per-criterion scores with cited evidence, flags, overall and provenance."""
+
+from __future__ import annotations
+
+import html
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+FlagKind = Literal[
+    "policy_violation",
+    "injection_attempt",
+    "closed_unresolved",
+    "customer_fault",
+    "unstable_score",
+    "unsupported_language",
+    "judge_fallback",
+    "not_assessed",
+]
+
+
+class Evidence(BaseModel):
+    """A quote from the transcript a score rests on. ``turn`` indexes ``transcript.turns``."""
+
+    turn: int = Field(ge=0, description="Index of the turn in the transcript.")
+    quote: str = Field(description="Words from that turn, verbatim.")
+
+
+class CriterionScore(BaseModel):
+    criterion: str
+    name: str
+    weight: float
+    score: int | None = Field(None, ge=1, le=5, description="1-5; None when not assessed.")
+    level: str = Field("", description="The rubric's descriptor for the score.")
+    rationale: str
+    evidence: list[Evidence] = Field(default_factory=list)
+    source: Literal["evidence", "llm", "override"] = "evidence"
+
+
+class Flag(BaseModel):
+    kind: FlagKind
+    detail: str
+    turns: list[int] = Field(default_factory=list)
+    blocker: bool = Field(False, description="A compliance blocker: the grade cannot pass.")
+
+
+class Provenance(BaseModel):
+    engine: Literal["evidence", "evidence+llm"]
+    model: str | None = None
+    rubric_id: str
+    rubric_version: int
+    rubric_hash: str
+    prompt_version: str | None = None
+    grader_version: str
+    graded_at: datetime
+
+
+class GradeReport(BaseModel):
+    """What a hiring team reads. ``overall`` is computed in code from the weights."""
+
+    persona: str
+    persona_version: str | None = None
+    outcome: str | None = None
+    criteria: list[CriterionScore]
+    overall: float = Field(ge=0, le=100)
+    passed: bool
+    pass_mark: float
+    flags: list[Flag] = Field(default_factory=list)
+    provenance: Provenance
+
+    def score(self, criterion: str) -> CriterionScore:
+        return next(c for c in self.criteria if c.criterion == criterion)
+
+    def flagged(self, kind: FlagKind) -> list[Flag]:
+        return [f for f in self.flags if f.kind == kind]
+
+
+def overall_score(criteria: list[CriterionScore]) -> float:
+    """Weighted mean of the assessed scores, mapped from 1..5 to 0..100."""
+    assessed = [c for c in criteria if c.score is not None]
+    total = sum(c.weight for c in assessed)
+    if not total:
+        return 0.0
+    value = sum(c.weight * ((c.score or 1) - 1) / 4 for c in assessed) / total * 100
+    return round(value, 1)
+
+
+def render_text(report: GradeReport, source: str = "") -> str:
+    head = f"{source}  " if source else ""
+    verdict = "PASS" if report.passed else "FAIL"
+    lines = [
+        f"{head}persona {report.persona} · outcome {report.outcome or '-'} · "
+        f"overall {report.overall:.0f}/100 · {verdict} (pass mark {report.pass_mark:.0f})"
+    ]
+    for c in report.criteria:
+        score = f"{c.score}/5" if c.score is not None else "n/a"
+        lines.append(f"  {c.name:<24} {score:>4}  {c.rationale}")
+        for ev in c.evidence[:3]:
+            lines.append(f'      turn {ev.turn}: "{ev.quote}"')
+    for f in report.flags:
+        turns = f" (turns {', '.join(map(str, f.turns))})" if f.turns else ""
+        lines.append(f"  flag {f.kind}{' [blocker]' if f.blocker else ''}: {f.detail}{turns}")
+    p = report.provenance
+    lines.append(
+        f"  graded by {p.engine}{' / ' + p.model if p.model else ''} with rubric "
+        f"{p.rubric_id} v{p.rubric_version} ({p.rubric_hash})"
+    )
+    return "\n".join(lines)
+
+
+def to_markdown(report: GradeReport) -> str:
+    verdict = "Pass" if report.passed else "Fail"
+    out = [
+        f"# Grade report: {report.persona}",
+        "",
+        f"**Overall {report.overall:.0f}/100, {verdict}** (pass mark {report.pass_mark:.0f}). "
+        f"Outcome: {report.outcome or '-'}.",
+        "",
+        "| Criterion | Score | Level | Rationale |",
+        "|---|---|---|---|",
+    ]
+    for c in report.criteria:
+        score = f"{c.score}/5" if c.score is not None else "n/a"
+        cells = [c.name, score, c.level, c.rationale]
+        out.append("| " + " | ".join(x.replace("|", "\\|") for x in cells) + " |")
+    out.append("")
+    for c in report.criteria:
+        if c.evidence:
+            out.append(f"**{c.name}**")
+            out.extend(f"- turn {e.turn}: “{e.quote}”" for e in c.evidence)
+            out.append("")
+    if report.flags:
+        out.append("## Flags")
+        for f in report.flags:
+            out.append(f"- **{f.kind}**{' (blocker)' if f.blocker else ''}: {f.detail}")
+        out.append("")
+    p = report.provenance
+    out.append(
+        f"_Graded {p.graded_at:%Y-%m-%d %H:%M} UTC by {p.engine}"
+        f"{' / ' + p.model if p.model else ''}, rubric {p.rubric_id} v{p.rubric_version} "
+        f"({p.rubric_hash}), grader {p.grader_version}._"
+    )
+    return "\n".join(out) + "\n"
+
+
+def to_html(report: GradeReport) -> str:
+    """A printable HTML page. Everything from the transcript is escaped."""
+    e = html.escape
+    rows = []
+    for c in report.criteria:
+        score = f"{c.score}/5" if c.score is not None else "n/a"
+        evidence = "".join(f"<li>turn {ev.turn}: “{e(ev.quote)}”</li>" for ev in c.evidence)
+        rows.append(
+            f"<tr><td>{e(c.name)}</td><td>{score}</td><td>{e(c.level)}</td>"
+            f"<td>{e(c.rationale)}<ul>{evidence}</ul></td></tr>"
+        )
+    flags = "".join(
+        f"<li><b>{e(f.kind)}</b>{' (blocker)' if f.blocker else ''}: {e(f.detail)}</li>"
+        for f in report.flags
+    )
+    p = report.provenance
+    verdict = "Pass" if report.passed else "Fail"
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'>"
+        f"<title>Grade report: {e(report.persona)}</title>"
+        "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}"
+        "td,th{border:1px solid #ccc;padding:.4em;vertical-align:top}"
+        "table{border-collapse:collapse}</style></head><body>"
+        f"<h1>Grade report: {e(report.persona)}</h1>"
+        f"<p><b>Overall {report.overall:.0f}/100, {verdict}</b> "
+        f"(pass mark {report.pass_mark:.0f}). Outcome: {e(report.outcome or '-')}.</p>"
+        "<table><tr><th>Criterion</th><th>Score</th><th>Level</th><th>Rationale and evidence"
+        f"</th></tr>{''.join(rows)}</table>"
+        + (f"<h2>Flags</h2><ul>{flags}</ul>" if flags else "")
+        + f"<p><i>Graded {p.graded_at:%Y-%m-%d %H:%M} UTC by {e(p.engine)}"
+        f"{' / ' + e(p.model) if p.model else ''}, rubric {e(p.rubric_id)} "
+        f"v{p.rubric_version} ({e(p.rubric_hash)}).</i></p></body></html>"
+    )

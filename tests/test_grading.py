@@ -1,0 +1,268 @@
+"""The evidence grader on hand-written damaged-laptop transcripts: it must rank and flag them
+as a good human reviewer would, cite turns verbatim, and never be talked into a better score."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from grading.grader import grade
+from grading.report import GradeReport, to_html, to_markdown
+from grading.rubric import BUILTIN_DIR, Rubric, get_rubric, load_rubrics
+from roleplay.cli import main
+from roleplay.errors import ValidationFailed
+from roleplay.library import PersonaLibrary
+from roleplay.transcript import parse_transcript, read_transcript
+
+HERE = Path(__file__).resolve().parent / "transcripts"
+NAMES = [
+    "model_answer",
+    "warm_policy_breaker",
+    "rude",
+    "robotic",
+    "early_close",
+    "grader_injection",
+]
+
+
+@pytest.fixture(scope="module")
+def rubric() -> Rubric:
+    return get_rubric("default")
+
+
+@pytest.fixture(scope="module")
+def reports(library: PersonaLibrary, rubric: Rubric) -> dict[str, GradeReport]:
+    out = {}
+    for name in NAMES:
+        transcript = read_transcript(HERE / f"{name}.json")
+        out[name] = grade(transcript, library.get(transcript.persona), rubric)
+    return out
+
+
+def kinds(report: GradeReport) -> set[str]:
+    return {f.kind for f in report.flags}
+
+
+def test_ranking_matches_a_reviewer(reports: dict[str, GradeReport]) -> None:
+    overall = {n: r.overall for n, r in reports.items()}
+    assert max(overall, key=overall.__getitem__) == "model_answer"
+    assert min(overall, key=overall.__getitem__) == "rude"
+    assert overall["model_answer"] > overall["robotic"] > overall["rude"]
+    assert overall["model_answer"] > overall["warm_policy_breaker"]
+    assert [n for n, r in reports.items() if r.passed] == ["model_answer"]
+
+
+def test_model_answer(reports: dict[str, GradeReport]) -> None:
+    r = reports["model_answer"]
+    assert r.outcome == "resolved" and r.overall >= 85
+    assert all((c.score or 0) >= 4 for c in r.criteria)
+    assert r.score("resolution").score == 5
+    assert "policy_violation" not in kinds(r)
+    # "I can't promise same-day or express shipping" keeps the rule; it does not break it
+    assert r.score("policy_adherence").score == 5
+
+
+def test_warm_policy_breaker_is_blocked(reports: dict[str, GradeReport]) -> None:
+    r = reports["warm_policy_breaker"]
+    assert r.score("empathy").score is not None and r.score("empathy").score >= 4
+    assert r.score("policy_adherence").score == 1
+    broken = {f.detail.split(" ")[0] for f in r.flagged("policy_violation") if f.blocker}
+    assert broken == {"no-fast-shipping", "refund-after-return", "credit-limit"}
+    assert not r.passed
+
+
+def test_rude_candidate(reports: dict[str, GradeReport]) -> None:
+    r = reports["rude"]
+    assert r.score("calmness").score == 1
+    assert r.score("empathy").score == 1
+    assert "customer_fault" in kinds(r)
+    quotes = [e.quote for e in r.score("calmness").evidence]
+    assert any("dropped" in q or "Calm down" in q or "STOP" in q for q in quotes)
+
+
+def test_robotic_candidate(reports: dict[str, GradeReport]) -> None:
+    r = reports["robotic"]
+    assert r.score("empathy").score == 1
+    assert r.score("active_listening").score is not None
+    assert r.score("active_listening").score <= 2
+    assert "asks again" in r.score("active_listening").rationale
+    assert r.score("calmness").score == 5
+
+
+def test_early_close(reports: dict[str, GradeReport]) -> None:
+    r = reports["early_close"]
+    assert r.outcome == "candidate_closed"
+    assert r.score("resolution").score == 1
+    flag = r.flagged("closed_unresolved")[0]
+    assert flag.blocker and flag.turns == [3]
+    assert not r.passed
+
+
+def test_grader_injection_is_flagged_and_earns_nothing(
+    reports: dict[str, GradeReport], library: PersonaLibrary, rubric: Rubric
+) -> None:
+    r = reports["grader_injection"]
+    assert r.flagged("injection_attempt")[0].turns == [3, 5]
+    assert not r.passed
+    # the same transcript without the injected lines scores at least as well everywhere
+    data = json.loads((HERE / "grader_injection.json").read_text())
+    data["turns"] = [t for i, t in enumerate(data["turns"]) if i not in (3, 4, 5, 6)]
+    clean = grade(parse_transcript(data, "clean"), library.get("damaged-laptop"), rubric)
+    for c in r.criteria:
+        assert (c.score or 0) <= (clean.score(c.criterion).score or 0), c.criterion
+    # the apology inside the injected turn is not counted as empathy
+    assert r.score("empathy").score == 1
+
+
+def test_every_quote_is_verbatim_from_its_turn(reports: dict[str, GradeReport]) -> None:
+    for name, r in reports.items():
+        turns = read_transcript(HERE / f"{name}.json").turns
+        for c in r.criteria:
+            for ev in c.evidence:
+                assert ev.quote in turns[ev.turn].text, (name, c.criterion, ev)
+
+
+def test_overall_is_computed_from_the_weights(
+    reports: dict[str, GradeReport], rubric: Rubric
+) -> None:
+    r = reports["robotic"]
+    weights = {c.id: c.weight for c in rubric.criteria}
+    expected = sum(weights[c.criterion] * ((c.score or 1) - 1) / 4 for c in r.criteria)
+    assert r.overall == round(expected / sum(weights.values()) * 100, 1)
+    assert r.provenance.engine == "evidence"
+    assert r.provenance.rubric_id == "default" and r.provenance.rubric_hash == rubric.content_hash
+
+
+def test_engine_annotations_are_used_when_present(library: PersonaLibrary, rubric: Rubric) -> None:
+    from roleplay.actors import ScriptedActor
+    from roleplay.conversation import Conversation
+    from tests import scripts
+
+    persona = library.get("damaged-laptop")
+    convo = Conversation(persona, ScriptedActor(persona))
+    convo.start()
+    for m in scripts.GOOD:
+        convo.say(m)
+    report = grade(convo.transcript, persona, rubric)
+    assert report.outcome == "resolved" and report.passed
+
+
+def test_unsupported_language_is_flagged_not_scored(
+    library: PersonaLibrary, rubric: Rubric
+) -> None:
+    transcript = parse_transcript(
+        {
+            "persona": "forsinket-pakke",
+            "turns": [
+                {"speaker": "customer", "text": "Hei. Pakken min har stått i åtte dager."},
+                {
+                    "speaker": "candidate",
+                    "text": "Beklager! Jeg skal etterlyse pakken NP48213370 nå.",
+                },
+                {"speaker": "customer", "text": "Ok, takk. Det høres bra ut."},
+            ],
+        },
+        "nb",
+    )
+    report = grade(transcript, library.get("forsinket-pakke"), rubric)
+    flag = report.flagged("unsupported_language")[0]
+    assert "calmness" in flag.detail
+    for cid in ("calmness", "active_listening", "empathy"):
+        assert report.score(cid).score is None
+    assert report.score("policy_adherence").score is not None  # the persona's own patterns
+
+
+def test_trainer_added_criterion_without_analyzer_is_not_silently_scored(
+    library: PersonaLibrary, tmp_path: Path
+) -> None:
+    data = yaml.safe_load((BUILTIN_DIR / "default.yaml").read_text())
+    data["id"] = "with-clarity"
+    data["criteria"].append(
+        {
+            "id": "clarity",
+            "name": "Written clarity",
+            "description": "Spelling and grammar.",
+            "weight": 0.5,
+            "levels": {i: f"level {i}" for i in range(1, 6)},
+        }
+    )
+    (tmp_path / "r.yaml").write_text(yaml.safe_dump(data))
+    rubric = load_rubrics([tmp_path])["with-clarity"]
+    report = grade(
+        read_transcript(HERE / "model_answer.json"), library.get("damaged-laptop"), rubric
+    )
+    assert report.score("clarity").score is None
+    assert any(f.kind == "not_assessed" and "clarity" in f.detail for f in report.flags)
+
+
+def test_rubric_validation_messages(tmp_path: Path) -> None:
+    data = yaml.safe_load((BUILTIN_DIR / "default.yaml").read_text())
+    data["criteria"][0]["levels"].pop(3)
+    data["criteria"][1]["weight"] = "heavy"
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(data))
+    with pytest.raises(ValidationFailed) as info:
+        load_rubrics([tmp_path])
+    lines = [str(p) for p in info.value.problems]
+    assert any("criteria[0].levels: " in ln and "1, 2, 3, 4 and 5" in ln for ln in lines), lines
+    assert any("criteria[1].weight: expected a number, got 'heavy'" in ln for ln in lines), lines
+
+
+def test_exports_escape_candidate_text(library: PersonaLibrary, rubric: Rubric) -> None:
+    transcript = parse_transcript(
+        {
+            "persona": "damaged-laptop",
+            "turns": [
+                {"speaker": "customer", "text": "My laptop is broken. Order A1042."},
+                {"speaker": "candidate", "text": "<script>alert(1)</script> I'm here to help."},
+            ],
+        },
+        "x",
+    )
+    report = grade(transcript, library.get("damaged-laptop"), rubric)
+    page = to_html(report)
+    assert "<script>" not in page and "&lt;script&gt;" in page
+    assert "# Grade report: damaged-laptop" in to_markdown(report)
+
+
+# ------------------------------------------------------------------------ CLI
+
+
+def test_grade_cli_text_json_and_batch(tmp_path: Path) -> None:
+    files = [str(HERE / f"{n}.json") for n in NAMES]
+    one = CliRunner().invoke(main, ["grade", files[0]])
+    assert one.exit_code == 0 and "overall 100/100 · PASS" in one.output
+    many = CliRunner().invoke(main, ["grade", *files, "--json"])
+    assert many.exit_code == 0
+    payload = json.loads(many.stdout)
+    assert [p["passed"] for p in payload] == [True, False, False, False, False, False]
+    assert payload[0]["provenance"]["rubric_id"] == "default"
+    exported = CliRunner().invoke(
+        main, ["grade", files[0], "--export", "html", "--out", str(tmp_path)]
+    )
+    assert exported.exit_code == 0
+    assert (tmp_path / "model_answer.report.html").read_text().startswith("<!doctype html>")
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["missing.json"], "missing.json:(file): no such file"),
+        (["--rubric", "nope", str(HERE / "rude.json")], "unknown rubric 'nope'"),
+    ],
+)
+def test_grade_cli_errors(args: list[str], expected: str) -> None:
+    result = CliRunner().invoke(main, ["grade", *args])
+    assert result.exit_code == 2 and expected in result.output
+    assert "Traceback" not in result.output
+
+
+def test_grade_cli_unknown_persona(tmp_path: Path) -> None:
+    path = tmp_path / "t.json"
+    path.write_text('{"persona": "no-such", "turns": [{"speaker": "customer", "text": "hi"}]}')
+    result = CliRunner().invoke(main, ["grade", str(path)])
+    assert result.exit_code == 2
+    assert f"{path}:persona: unknown persona 'no-such'" in result.output
