@@ -9,8 +9,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from roleplay.errors import NotFound, Problem, ValidationFailed
-from roleplay.validation import display_path, load_yaml_mapping, pydantic_problems, yaml_files
+from roleplay.errors import NotFound, ValidationFailed
+from roleplay.validation import display_path, load_unique, load_yaml_mapping, pydantic_problems
 
 BUILTIN_DIR = Path(__file__).resolve().parent / "rubrics"
 
@@ -94,21 +94,12 @@ def load_rubric_file(path: Path) -> Rubric:
 
 def load_rubrics(dirs: list[Path] | None = None) -> dict[str, Rubric]:
     """All rubrics by id; duplicate ids across files are an error."""
-    rubrics: dict[str, Rubric] = {}
-    problems: list[Problem] = []
-    for path in yaml_files(dirs or [BUILTIN_DIR]):
-        try:
-            rubric = load_rubric_file(path)
-        except ValidationFailed as exc:
-            problems.extend(exc.problems)
-            continue
-        if rubric.id in rubrics:
-            problems.append(Problem(display_path(path), "id", f"duplicate rubric id {rubric.id!r}"))
-            continue
-        rubrics[rubric.id] = rubric
+    rubrics, problems, _ = load_unique(
+        dirs or [BUILTIN_DIR], load_rubric_file, lambda r: r.id, "rubric"
+    )
     if problems:
         raise ValidationFailed(problems)
-    return rubrics
+    return {rid: rubric for rid, (rubric, _) in rubrics.items()}
 
 
 def get_rubric(rubric_id: str, dirs: list[Path] | None = None) -> Rubric:

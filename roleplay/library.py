@@ -16,9 +16,9 @@ from roleplay.persona import Persona, placeholders
 from roleplay.validation import (
     check_regex,
     display_path,
+    load_unique,
     load_yaml_mapping,
     pydantic_problems,
-    yaml_files,
 )
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
@@ -170,31 +170,7 @@ class CheckResult:
 
 def check_paths(paths: Iterable[Path]) -> CheckResult:
     """Validate persona files and folders, including ids duplicated across files."""
-    personas: dict[str, tuple[Persona, Path]] = {}
-    problems: list[Problem] = []
-    files = 0
-    for path in yaml_files(paths):
-        files += 1
-        if not path.exists():
-            problems.append(Problem(display_path(path), "(file)", "no such file or folder"))
-            continue
-        try:
-            persona = load_persona_file(path)
-        except ValidationFailed as exc:
-            problems.extend(exc.problems)
-            continue
-        if persona.id in personas:
-            first = display_path(personas[persona.id][1])
-            problems.append(
-                Problem(
-                    display_path(path),
-                    "id",
-                    f"duplicate persona id {persona.id!r}, already used by {first}; "
-                    "give one of them another id",
-                )
-            )
-            continue
-        personas[persona.id] = (persona, path)
+    personas, problems, files = load_unique(paths, load_persona_file, lambda p: p.id, "persona")
     return CheckResult(personas, problems, files)
 
 

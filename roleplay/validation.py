@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from roleplay.errors import Problem
+from roleplay.errors import Problem, ValidationFailed
+
+T = TypeVar("T")
 
 
 def display_path(path: Path) -> str:
@@ -200,3 +202,40 @@ def yaml_files(paths: Iterable[Path]) -> Iterator[Path]:
             yield from sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml"))
         else:
             yield path
+
+
+def load_unique(
+    paths: Iterable[Path], load: Callable[[Path], T], key: Callable[[T], str], what: str
+) -> tuple[dict[str, tuple[T, Path]], list[Problem], int]:
+    """Load every YAML file under ``paths`` with ``load``; ids must be unique across files.
+
+    Returns the loaded items by id (with their file), every problem found, and the number of
+    files read. ``load`` raises ValidationFailed for an invalid file.
+    """
+    items: dict[str, tuple[T, Path]] = {}
+    problems: list[Problem] = []
+    files = 0
+    for path in yaml_files(paths):
+        files += 1
+        if not path.exists():
+            problems.append(Problem(display_path(path), "(file)", "no such file or folder"))
+            continue
+        try:
+            item = load(path)
+        except ValidationFailed as exc:
+            problems.extend(exc.problems)
+            continue
+        item_id = key(item)
+        if item_id in items:
+            first = display_path(items[item_id][1])
+            problems.append(
+                Problem(
+                    display_path(path),
+                    "id",
+                    f"duplicate {what} id {item_id!r}, already used by {first}; "
+                    "give one of them another id",
+                )
+            )
+            continue
+        items[item_id] = (item, path)
+    return items, problems, files

@@ -266,3 +266,15 @@ def test_grade_cli_unknown_persona(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["grade", str(path)])
     assert result.exit_code == 2
     assert f"{path}:persona: unknown persona 'no-such'" in result.output
+
+
+def test_duplicate_rubric_ids_across_files(tmp_path: Path) -> None:
+    text = (BUILTIN_DIR / "default.yaml").read_text()
+    (tmp_path / "a.yaml").write_text(text)
+    (tmp_path / "b.yaml").write_text(text)
+    with pytest.raises(ValidationFailed) as info:
+        load_rubrics([tmp_path])
+    assert [str(p) for p in info.value.problems] == [
+        f"{tmp_path / 'b.yaml'}:id: duplicate rubric id 'default', already used by "
+        f"{tmp_path / 'a.yaml'}; give one of them another id"
+    ]
