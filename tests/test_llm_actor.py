@@ -232,3 +232,20 @@ def test_scripted_chat_model_raises_on_unexpected_call(laptop: Persona) -> None:
     chat = ScriptedChatModel()
     with pytest.raises(AssertionError, match="unexpected call"):
         chat.invoke("hi")
+
+
+def test_fake_server_non_streaming_and_tool_calls(server: FakeChatServer) -> None:
+    """The non-streaming path (used by the judge) through the real LangChain client."""
+    from roleplay.llm import chat_model
+
+    settings = settings_for(server, ROLEPLAY_GRADER_MODEL="fake-judge")
+    server.enqueue(
+        "A plain answer.", FakeReply(tool_calls=[{"name": "Verdict", "args": {"score": 4}}])
+    )
+    model = chat_model(settings, "grader")
+    assert model.invoke("hello").content == "A plain answer."
+    message = model.invoke("score it")
+    assert message.tool_calls[0]["name"] == "Verdict"  # type: ignore[attr-defined]
+    assert message.tool_calls[0]["args"] == {"score": 4}  # type: ignore[attr-defined]
+    assert server.requests[0].get("stream") in (None, False)
+    server.assert_complete()
