@@ -8,7 +8,7 @@ in other languages still get fact questions, offers and policy rules from their 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 
 from pydantic import BaseModel, Field
 
@@ -380,7 +380,3 @@ def _dedupe(acts: list[Act]) -> list[Act]:
 
 def kinds(acts: Iterable[Act]) -> set[ActKind]:
     return {a.kind for a in acts}
-
-
-def of_kind(acts: Iterable[Act], kind: ActKind) -> Iterator[Act]:
-    return (a for a in acts if a.kind == kind)
