@@ -95,9 +95,7 @@ class ScriptedActor:
         choices = [t for t in bank if t != self._last.get(move)] or bank
         template = self._rng.choice(choices)
         self._last[move] = template
-        values = {f.id: f.value for f in self.persona.scenario.facts}
-        values["fact"] = " ".join(self.persona.fact(f).said for f in give_facts)
-        return " ".join(template.format(**values).split())
+        return self.persona.render(template, give_facts)
 
     def speak(self, request: SpeakRequest) -> Iterator[Event]:
         text = self.line(request.move, request.give_facts)
@@ -168,14 +166,16 @@ class LLMActor:
             unknown=unknown,
         )
 
-    def turn_note(self, request: SpeakRequest) -> str:
+    def turn_note(self, request: SpeakRequest, opening: str = "") -> str:
+        """This turn's instructions. ``opening`` is the scripted opening the LLM should
+        paraphrase when the move is the opening."""
         moves = prompts()["moves"]
         instruction = str(moves[request.move.value])
         if request.move == Move.opening:
-            instruction = instruction.format(opening=self.fallback.line(Move.opening))
+            instruction = instruction.format(opening=opening)
         say_now = ""
         if request.give_facts:
-            said = " ".join(self.persona.fact(f).said for f in request.give_facts)
+            said = self.persona.statements(request.give_facts)
             say_now = str(prompts()["say_now"]).format(facts=said)
         return str(prompts()["turn_note"]).format(
             name=self.persona.name,
@@ -185,10 +185,12 @@ class LLMActor:
             say_now=say_now,
         )
 
-    def messages(self, request: SpeakRequest, correction: str | None = None) -> list[BaseMessage]:
+    def messages(
+        self, request: SpeakRequest, correction: str | None = None, opening: str = ""
+    ) -> list[BaseMessage]:
         """System prompt, trimmed history (the opening always kept), then this turn's note."""
         system = self.system_prompt(request)
-        note = self.turn_note(request)
+        note = self.turn_note(request, opening)
         notes = [note, correction] if correction else [note]
         budget = max(200, self.settings.history_token_budget)
         history = trim_history(
@@ -207,8 +209,10 @@ class LLMActor:
         correction: str | None = None
         prompt_total = completion_total = 0
         cost_total: float | None = 0.0
+        # Chosen once per turn, so a regeneration paraphrases the same opening.
+        opening = self.fallback.line(Move.opening) if request.move == Move.opening else ""
         for _attempt in range(2):
-            msgs = self.messages(request, correction)
+            msgs = self.messages(request, correction, opening)
             prompt_tokens = count_messages([(m.type, str(m.content)) for m in msgs])
             shown = ""
             buffer = ""

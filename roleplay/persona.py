@@ -11,6 +11,7 @@ import hashlib
 import json
 import re
 import string
+from collections.abc import Sequence
 from enum import StrEnum
 from typing import Annotated, Literal
 
@@ -274,6 +275,17 @@ class Persona(_Strict):
             if f.id == fact_id:
                 return f
         raise KeyError(fact_id)
+
+    def statements(self, fact_ids: Sequence[str]) -> str:
+        """How the customer says these facts, in order, as one piece of text."""
+        return " ".join(self.fact(f).said for f in fact_ids)
+
+    def render(self, template: str, give_facts: Sequence[str] = ()) -> str:
+        """Fill a line's placeholders: ``{fact_id}`` with the fact's value, ``{fact}`` with
+        the statements of ``give_facts``; whitespace collapsed."""
+        values = {f.id: f.value for f in self.scenario.facts}
+        values["fact"] = self.statements(give_facts)
+        return " ".join(template.format(**values).split())
 
     @property
     def content_hash(self) -> str:

@@ -110,8 +110,7 @@ def test_obeyed_attack_is_caught_and_replaced(laptop: Persona, server: FakeChatS
     reply = convo.transcript.turns[-1]
     assert reply.source == "fallback"
     assert "AI" not in shown and "photos" not in reply.text.lower()
-    values = {f.id: f.value for f in laptop.scenario.facts}
-    assert reply.text in {line.format(**values) for line in laptop.lines.bank(reply.move)}
+    assert reply.text in {laptop.render(line) for line in laptop.lines.bank(reply.move)}
     assert convo.outcome is None  # the attack cannot end the conversation
     # the second attempt carried a correction note naming the problem
     assert "could not be used" in system_text(server.requests[2])
