@@ -124,24 +124,22 @@ def annotate(transcript: Transcript, persona: Persona) -> Annotations:
     ann = Annotations(transcript, persona)
     director = Director(persona)
     pending: Move | None = Move.opening
+    given: list[str] = []
     for i, turn in enumerate(transcript.turns):
         if turn.speaker == "customer":
             # The engine's own annotation, else what the customer's words show, else the
             # replayed director's choice.
             ann.moves[i] = turn.move or (customer_move(turn.text) if i else None) or pending
             ann.moods[i] = turn.mood if turn.mood is not None else director.state.mood
-            director.note_customer_text(turn.text)
-            for fact in turn.released:
-                if fact not in director.state.released:
-                    director.state.released.append(fact)
+            director.note_customer_turn(turn.text, given=given, released=turn.released)
             if ann.moves[i] == Move.accept and ann.accepted_turn is None:
                 ann.accepted_turn = i
-            pending = None
+            pending, given = None, []
             continue
         if director.state.outcome is None:
             decision = director.decide(turn.text)
             acts = turn.acts if turn.acts is not None else decision.acts
-            pending = decision.move
+            pending, given = decision.move, decision.give_facts
         else:
             acts = (
                 turn.acts

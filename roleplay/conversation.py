@@ -162,11 +162,9 @@ class Conversation:
                 yield event
         assert done is not None, "an actor must finish with Done"
         self._pending = None
-        state = self.director.state
-        for fact_id in decision.give_facts:
-            if fact_id not in state.stated:
-                state.stated.append(fact_id)
-        self.director.note_customer_text(done.text)
+        self.director.note_customer_turn(
+            done.text, given=decision.give_facts, released=decision.released
+        )
         usage = self.transcript.usage or TokenUsage()
         usage.add(done.prompt_tokens, done.completion_tokens, done.cost_usd)
         self.transcript.usage = usage

@@ -29,6 +29,7 @@ Endings:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import StrEnum
 
 from pydantic import BaseModel, Field
@@ -124,8 +125,18 @@ class Director:
         self.state = DirectorState(mood=persona.temperament.starting_mood)
 
     # ------------------------------------------------------------------ facts spoken
-    def note_customer_text(self, text: str) -> None:
-        """Mark the facts a customer line stated (free facts only unless released)."""
+    def note_customer_turn(
+        self, text: str, *, given: Sequence[str] = (), released: Sequence[str] = ()
+    ) -> None:
+        """Record what a customer turn said: the facts it gave or released, and any free
+        (or already released) fact whose value the text mentions."""
+        st = self.state
+        for fact_id in released:
+            if fact_id not in st.released:
+                st.released.append(fact_id)
+        for fact_id in [*given, *released]:
+            if fact_id not in st.stated:
+                st.stated.append(fact_id)
         for fact in self.persona.scenario.facts:
             if fact.id in self.state.stated:
                 continue

@@ -278,3 +278,27 @@ def test_duplicate_rubric_ids_across_files(tmp_path: Path) -> None:
         f"{tmp_path / 'b.yaml'}:id: duplicate rubric id 'default', already used by "
         f"{tmp_path / 'a.yaml'}; give one of them another id"
     ]
+
+
+def test_replay_reads_turns_as_the_live_engine_did(library: PersonaLibrary) -> None:
+    from grading.evidence import annotate
+    from roleplay.actors import ScriptedActor
+    from roleplay.conversation import Conversation
+    from tests import scripts
+
+    persona = library.get("damaged-laptop")
+    convo = Conversation(persona, ScriptedActor(persona))
+    convo.start()
+    for message in [*scripts.GOOD[:2], "Sorry, could you send me the photo of the damage?"]:
+        convo.say(message)
+    live = {i: {a.kind for a in t.acts or []} for i, t in convo.transcript.candidate_turns()}
+    assert "reask_fact" in live[5]  # the photo was already given
+    stripped = parse_transcript(
+        {
+            "persona": persona.id,
+            "turns": [{"speaker": t.speaker, "text": t.text} for t in convo.transcript.turns],
+        },
+        "stripped",
+    )
+    replayed = annotate(stripped, persona)
+    assert {i: {a.kind for a in acts} for i, acts in replayed.acts.items()} == live
