@@ -135,20 +135,10 @@ def _render_turn(turn: Turn, *, annotate: bool) -> str:
 def _new_conversation(persona_id: str, seed: int) -> tuple[Conversation, TurnLog]:
     settings = _settings()
     persona = PersonaLibrary.default(settings).get(persona_id)
-    actor = make_actor(persona, settings, seed=seed)
-    log = TurnLog(
-        settings.home,
-        persona.id,
-        {
-            "version": 1,
-            "persona": persona.id,
-            "persona_version": persona.content_hash,
-            "engine": actor.name,
-            "model": actor.model,
-            "seed": seed,
-        },
-    )
-    return Conversation(persona, actor, seed=seed, on_turn=log), log
+    convo = Conversation(persona, make_actor(persona, settings, seed=seed), seed=seed)
+    log = TurnLog(settings.home, convo.transcript)
+    convo.on_turn = log
+    return convo, log
 
 
 def _stream_events(events: Iterator[Event]) -> None:
@@ -190,19 +180,26 @@ def chat(persona_id: str, seed: int, annotate: bool) -> None:
             if command == "/end":
                 convo.end()
                 break
-            if command == "/retry" or convo.awaiting_retry:
-                if not convo.awaiting_retry:
-                    click.echo("(nothing to retry)")
-                    continue
+            if convo.awaiting_retry:
+                # The customer's last reply failed: voice it first, then send what was typed.
                 click.echo("Customer: ", nl=False)
                 _stream_events(convo.retry())
-                continue
-            if not command:
+            elif command == "/retry":
+                click.echo("(nothing to retry)")
+            if command in ("", "/retry") or convo.ended:
                 continue
             click.echo("Customer: ", nl=False)
             _stream_events(convo.send(text))
         except BackendError as exc:
-            click.echo(f"\nerror: {exc.message}. Your message is saved; type /retry.", err=True)
+            unsent = (
+                ""
+                if convo.transcript.turns[-1].text == text.strip()
+                else (" Your new message was not sent yet: send it again after /retry.")
+            )
+            click.echo(
+                f"\nerror: {exc.message}. Your last message is saved; type /retry.{unsent}",
+                err=True,
+            )
         if annotate:
             click.echo(_render_turn(convo.transcript.turns[-1], annotate=True).split("\n", 1)[-1])
     log.finish(convo.transcript)

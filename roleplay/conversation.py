@@ -66,7 +66,8 @@ class Conversation:
         self.persona = persona
         self.actor = actor
         self.director = Director(persona)
-        self._on_turn = on_turn
+        #: Called with every turn the moment it exists (storage hooks in here).
+        self.on_turn = on_turn
         self._clock = clock
         self._t0 = clock()
         self._pending: Decision | None = None
@@ -100,8 +101,8 @@ class Conversation:
 
     def _record(self, turn: Turn) -> None:
         self.transcript.turns.append(turn)
-        if self._on_turn is not None:
-            self._on_turn(turn)
+        if self.on_turn is not None:
+            self.on_turn(turn)
 
     def _history(self) -> list[tuple[str, str]]:
         return [(t.speaker, t.text) for t in self.transcript.turns]

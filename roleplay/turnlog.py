@@ -17,11 +17,14 @@ from roleplay.transcript import Transcript, Turn, parse_transcript
 class TurnLog:
     """``<home>/transcripts/<stamp>-<persona>.jsonl``: a header line, then one line per turn."""
 
-    def __init__(self, home: Path, persona_id: str, header: dict[str, object]) -> None:
+    def __init__(self, home: Path, transcript: Transcript) -> None:
         folder = home / "transcripts"
         folder.mkdir(parents=True, exist_ok=True)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
-        self.path = folder / f"{stamp}-{persona_id}.jsonl"
+        self.path = folder / f"{stamp}-{transcript.persona}.jsonl"
+        header = transcript.model_dump(
+            mode="json", exclude={"turns", "usage", "outcome", "ended_at"}, exclude_none=True
+        )
         self._write({"header": header})
 
     def _write(self, record: dict[str, object]) -> None:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from roleplay.cli import main
+from roleplay.testing import FakeChatServer, FakeReply
 from roleplay.turnlog import TurnLog
 from tests import scripts
 
@@ -84,3 +86,34 @@ def test_chat_ends_cleanly_on_end_of_input() -> None:
     result = CliRunner().invoke(main, ["chat", "--persona", "damaged-laptop"], input="")
     assert result.exit_code == 0
     assert "Conversation ended: candidate_closed" in result.output
+
+
+def test_chat_after_a_backend_failure_retries_then_sends_the_new_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with FakeChatServer() as server:
+        monkeypatch.setenv("ROLEPLAY_LLM_BASE_URL", server.url)
+        monkeypatch.setenv("ROLEPLAY_PERSONA_MODEL", "fake")
+        monkeypatch.setenv("ROLEPLAY_LLM_MAX_RETRIES", "0")
+        server.enqueue(
+            "My laptop arrived broken. Order A1042.",
+            FakeReply(status=503),
+            "Fine, I'm listening.",
+            "Okay, what now?",
+        )
+        result = CliRunner().invoke(
+            main,
+            ["chat", "--persona", "damaged-laptop"],
+            input="Hello Dana, I'm sorry.\nI'm checking order A1042 now.\n/end\n",
+        )
+        server.assert_complete()
+    assert result.exit_code == 0, result.output
+    assert "HTTP 503" in result.output and "type /retry" in result.output
+    assert "Fine, I'm listening." in result.output and "Okay, what now?" in result.output
+    log = next((tmp_path / "home" / "transcripts").glob("*.jsonl"))
+    transcript = TurnLog.load(log)
+    assert [t.text for _, t in transcript.candidate_turns()] == [
+        "Hello Dana, I'm sorry.",
+        "I'm checking order A1042 now.",
+    ]
+    assert transcript.engine == "llm" and transcript.model == "fake"
