@@ -20,13 +20,12 @@ from roleplay.acts import (
     MANIPULATION,
     OWNERSHIP,
     Act,
-    affirmed,
     any_affirmed,
     any_match,
     detect_acts,
 )
 from roleplay.director import Director, Outcome
-from roleplay.persona import ActKind, Move, Persona, PolicyRule, compile_pattern
+from roleplay.persona import ActKind, Move, Persona, PolicyRule
 from roleplay.transcript import Transcript
 
 #: Languages the lexical analyzers (tone, listening, empathy) cover.
@@ -209,11 +208,12 @@ def calmness(ann: Annotations) -> Result:
     score = max(1, min(5, round(5 - penalty)))
     if not notes:
         hot = [i for i, m in ann.moods.items() if m is not None and m <= -3]
-        after = [t for t in ann.candidate() if any(h < t for h in hot)]
+        genuine = [t for t in ann.candidate() if t not in ann.injections]
+        after = [t for t in genuine if any(h < t for h in hot)]
         if after:
             evidence.append(_ev(ann, after[0], None))
             return 5, "stays courteous while the customer is angry", evidence
-        return 5, "courteous throughout", [_ev(ann, t, None) for t in ann.candidate()[:1]]
+        return 5, "courteous throughout", [_ev(ann, t, None) for t in genuine[:1]]
     return score, "; ".join(notes), evidence
 
 
@@ -310,14 +310,7 @@ def check_rules(ann: Annotations) -> list[RuleOutcome]:
                 quote = quote or hit.group(0)
             results.append(RuleOutcome(rule, "broken" if broken else "kept", broken, quote))
             continue
-        trigger = next(
-            (
-                t
-                for t in cands
-                if not d.when or any(affirmed(compile_pattern(p), ann.text(t)) for p in d.when)
-            ),
-            None,
-        )
+        trigger = next((t for t in cands if not d.when or any_affirmed(d.when, ann.text(t))), None)
         if d.when and trigger is None:
             results.append(RuleOutcome(rule, "not_applicable", []))
             continue

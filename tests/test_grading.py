@@ -116,6 +116,8 @@ def test_grader_injection_is_flagged_and_earns_nothing(
         assert (c.score or 0) <= (clean.score(c.criterion).score or 0), c.criterion
     # the apology inside the injected turn is not counted as empathy
     assert r.score("empathy").score == 1
+    # and no injected turn is cited as evidence for anything
+    assert not [e for c in r.criteria for e in c.evidence if e.turn in (3, 5)]
 
 
 def test_every_quote_is_verbatim_from_its_turn(reports: dict[str, GradeReport]) -> None:
