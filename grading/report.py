@@ -37,6 +37,11 @@ class CriterionScore(BaseModel):
     evidence: list[Evidence] = Field(default_factory=list)
     source: Literal["evidence", "llm", "override"] = "evidence"
 
+    @property
+    def shown(self) -> str:
+        """The score as people read it: ``4/5``, or ``n/a`` when not assessed."""
+        return f"{self.score}/5" if self.score is not None else "n/a"
+
 
 class Flag(BaseModel):
     kind: FlagKind
@@ -94,8 +99,7 @@ def render_text(report: GradeReport, source: str = "") -> str:
         f"overall {report.overall:.0f}/100 · {verdict} (pass mark {report.pass_mark:.0f})"
     ]
     for c in report.criteria:
-        score = f"{c.score}/5" if c.score is not None else "n/a"
-        lines.append(f"  {c.name:<24} {score:>4}  {c.rationale}")
+        lines.append(f"  {c.name:<24} {c.shown:>4}  {c.rationale}")
         for ev in c.evidence[:3]:
             lines.append(f'      turn {ev.turn}: "{ev.quote}"')
     for f in report.flags:
@@ -121,8 +125,7 @@ def to_markdown(report: GradeReport) -> str:
         "|---|---|---|---|",
     ]
     for c in report.criteria:
-        score = f"{c.score}/5" if c.score is not None else "n/a"
-        cells = [c.name, score, c.level, c.rationale]
+        cells = [c.name, c.shown, c.level, c.rationale]
         out.append("| " + " | ".join(x.replace("|", "\\|") for x in cells) + " |")
     out.append("")
     for c in report.criteria:
@@ -149,10 +152,9 @@ def to_html(report: GradeReport) -> str:
     e = html.escape
     rows = []
     for c in report.criteria:
-        score = f"{c.score}/5" if c.score is not None else "n/a"
         evidence = "".join(f"<li>turn {ev.turn}: “{e(ev.quote)}”</li>" for ev in c.evidence)
         rows.append(
-            f"<tr><td>{e(c.name)}</td><td>{score}</td><td>{e(c.level)}</td>"
+            f"<tr><td>{e(c.name)}</td><td>{c.shown}</td><td>{e(c.level)}</td>"
             f"<td>{e(c.rationale)}<ul>{evidence}</ul></td></tr>"
         )
     flags = "".join(
