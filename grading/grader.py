@@ -1,40 +1,158 @@
-"""Grading service: transcript + persona + rubric → report. The CLI and the web app use it."""
+"""Grading service: transcript + persona + rubric → report. The CLI and the web app use it.
+
+The evidence layer always runs. When a judge is given (``ROLEPLAY_GRADER_MODEL``), its
+verdicts replace the evidence scores criterion by criterion, under three rules computed here:
+a broken must-not policy rule keeps policy adherence at the evidence score (the judge cannot
+overrule a compliance blocker); when the candidate tried to instruct the grader, no judged
+score may exceed the evidence score; and a criterion the judge could not answer validly keeps
+its evidence score with a ``judge_fallback`` flag.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
 from grading.evidence import evidence_grade
-from grading.report import GradeReport, Provenance, overall_score
+from grading.judge import PROMPT_VERSION, CriterionJudgement, Judge, JudgeRun, median_score
+from grading.report import CriterionScore, Evidence, Flag, GradeReport, Provenance, overall_score
 from grading.rubric import Rubric
 from roleplay import __version__
+from roleplay.config import Settings
+from roleplay.errors import BackendError
 from roleplay.persona import Persona
-from roleplay.transcript import Transcript
+from roleplay.tokens import cost_usd
+from roleplay.transcript import TokenUsage, Transcript
+
+#: A judge spread of this many levels or more over k samples flags the criterion unstable.
+UNSTABLE_SPREAD = 2
 
 
-def grade(transcript: Transcript, persona: Persona, rubric: Rubric) -> GradeReport:
-    """Grade with the evidence layer (offline, deterministic)."""
+def make_judge(settings: Settings) -> Judge | None:
+    """The configured judge, or None when no grader model is set."""
+    if not settings.grader_model:
+        return None
+    from roleplay.llm import chat_model
+
+    temperature = 0.0 if settings.judge_samples == 1 else 0.7
+    return Judge(
+        chat_model(settings, "grader", temperature=temperature),
+        model=settings.grader_model,
+        method=settings.structured_output_method,
+    )
+
+
+def grade(
+    transcript: Transcript,
+    persona: Persona,
+    rubric: Rubric,
+    *,
+    judge: Judge | None = None,
+    samples: int = 1,
+    prices: dict[str, tuple[float, float]] | None = None,
+) -> GradeReport:
+    """Grade with the evidence layer, and the LLM judge on top when one is given."""
     result = evidence_grade(transcript, persona, rubric.criteria)
-    for flag in result.flags:
+    scores, flags = result.scores, result.flags
+    engine: str = "evidence"
+    usage: TokenUsage | None = None
+    if judge is not None:
+        runs: list[JudgeRun] = []
+        try:
+            for _ in range(samples):
+                runs.append(judge.judge(transcript, persona, rubric, rubric.criteria, result))
+        except BackendError as exc:
+            flags.append(
+                Flag(
+                    kind="judge_fallback",
+                    detail=f"LLM judge unavailable ({exc.message}); evidence scores "
+                    "used for every criterion",
+                )
+            )
+        if runs:
+            engine = "evidence+llm"
+            usage = TokenUsage()
+            for run in runs:
+                usage.add(
+                    run.prompt_tokens,
+                    run.completion_tokens,
+                    cost_usd(judge.model, run.prompt_tokens, run.completion_tokens, prices or {}),
+                )
+            _apply_judge(scores, flags, runs, rubric)
+    for flag in flags:
         if flag.kind in rubric.fail_on:
             flag.blocker = True
-    overall = overall_score(result.scores)
-    blocked = any(f.blocker for f in result.flags)
+    overall = overall_score(scores)
+    blocked = any(f.blocker for f in flags)
     return GradeReport(
         persona=persona.id,
         persona_version=transcript.persona_version or persona.content_hash,
         outcome=result.annotations.outcome.value if result.annotations.outcome else None,
-        criteria=result.scores,
+        criteria=scores,
         overall=overall,
         passed=overall >= rubric.pass_mark and not blocked,
         pass_mark=rubric.pass_mark,
-        flags=result.flags,
+        flags=flags,
         provenance=Provenance(
-            engine="evidence",
+            engine="evidence+llm" if engine == "evidence+llm" else "evidence",
+            model=judge.model if judge is not None and engine == "evidence+llm" else None,
             rubric_id=rubric.id,
             rubric_version=rubric.version,
             rubric_hash=rubric.content_hash,
+            prompt_version=PROMPT_VERSION if engine == "evidence+llm" else None,
             grader_version=__version__,
             graded_at=datetime.now(UTC),
         ),
+        usage=usage,
     )
+
+
+def _apply_judge(
+    scores: list[CriterionScore], flags: list[Flag], runs: list[JudgeRun], rubric: Rubric
+) -> None:
+    blocked_policy = any(f.kind == "policy_violation" and f.blocker for f in flags)
+    injected = any(f.kind == "injection_attempt" for f in flags)
+    levels = {c.id: c.levels for c in rubric.criteria}
+    for s in scores:
+        verdicts = [r.verdicts[s.criterion] for r in runs if s.criterion in r.verdicts]
+        if not verdicts:
+            why = next(
+                (r.problems[s.criterion] for r in reversed(runs) if s.criterion in r.problems),
+                "no verdict",
+            )
+            flags.append(
+                Flag(
+                    kind="judge_fallback",
+                    detail=f"{s.criterion}: judge output rejected after "
+                    f"{runs[-1].attempts} attempt(s) ({why}); evidence score kept",
+                )
+            )
+            continue
+        judged = median_score([v.score for v in verdicts])
+        if len(runs) > 1:
+            s.spread = max(v.score for v in verdicts) - min(v.score for v in verdicts)
+            if s.spread >= UNSTABLE_SPREAD:
+                flags.append(
+                    Flag(
+                        kind="unstable_score",
+                        detail=f"{s.criterion}: judge scores "
+                        f"{sorted(v.score for v in verdicts)} over {len(runs)} samples",
+                    )
+                )
+        if s.criterion == "policy_adherence" and blocked_policy:
+            s.rationale += f" (judge said {judged}; a compliance blocker cannot be overruled)"
+            continue
+        if injected and s.score is not None and judged > s.score:
+            s.rationale += (
+                f" (judge said {judged}; capped at the evidence score because the "
+                "candidate tried to instruct the grader)"
+            )
+            continue
+        chosen = _closest(verdicts, judged)
+        s.score, s.source = judged, "llm"
+        s.level = levels[s.criterion][judged]
+        s.rationale = chosen.reasoning
+        s.evidence = [Evidence(turn=e.turn, quote=e.quote.strip()) for e in chosen.evidence]
+
+
+def _closest(verdicts: list[CriterionJudgement], score: int) -> CriterionJudgement:
+    return min(verdicts, key=lambda v: abs(v.score - score))

@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from roleplay.transcript import TokenUsage
+
 FlagKind = Literal[
     "policy_violation",
     "injection_attempt",
@@ -36,6 +38,9 @@ class CriterionScore(BaseModel):
     rationale: str
     evidence: list[Evidence] = Field(default_factory=list)
     source: Literal["evidence", "llm", "override"] = "evidence"
+    spread: int | None = Field(
+        None, description="Max minus min judge score over k samples (k > 1 only)."
+    )
 
     @property
     def shown(self) -> str:
@@ -73,6 +78,7 @@ class GradeReport(BaseModel):
     pass_mark: float
     flags: list[Flag] = Field(default_factory=list)
     provenance: Provenance
+    usage: TokenUsage | None = Field(None, description="Judge tokens (tiktoken) and cost.")
 
     def score(self, criterion: str) -> CriterionScore:
         return next(c for c in self.criteria if c.criterion == criterion)

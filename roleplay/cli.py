@@ -273,11 +273,14 @@ def grade(
     from tqdm import tqdm
 
     from grading.grader import grade as grade_one
+    from grading.grader import make_judge
     from grading.report import render_text, to_html, to_markdown
     from grading.rubric import get_rubric
 
+    settings = _settings()
     rubric = get_rubric(rubric_id)
-    library = _library()
+    library = PersonaLibrary.default(settings)
+    judge = make_judge(settings)
     transcripts = [(path, read_transcript(path)) for path in files]
     for path, transcript in transcripts:
         if transcript.persona not in library:
@@ -295,7 +298,14 @@ def grade(
         disable=len(transcripts) < 2,
     )
     for path, transcript in bar:
-        report = grade_one(transcript, library.get(transcript.persona), rubric)
+        report = grade_one(
+            transcript,
+            library.get(transcript.persona),
+            rubric,
+            judge=judge,
+            samples=settings.judge_samples,
+            prices=settings.prices,
+        )
         reports.append((path, report))
         if export:
             target = (out_dir or path.parent) / f"{path.stem}.report.{export}"

@@ -262,6 +262,15 @@ def test_grade_cli_errors(args: list[str], expected: str) -> None:
     assert "Traceback" not in result.output
 
 
+def test_grade_cli_malformed_file(tmp_path: Path) -> None:
+    path = tmp_path / "broken.json"
+    path.write_text('{"persona": "damaged-laptop", "turns": [{"speaker": "customer"}]}')
+    result = CliRunner().invoke(main, ["grade", str(path)])
+    assert result.exit_code == 2
+    assert f"{path}:turns[0].text: required field is missing" in result.output
+    assert "Traceback" not in result.output
+
+
 def test_grade_cli_unknown_persona(tmp_path: Path) -> None:
     path = tmp_path / "t.json"
     path.write_text('{"persona": "no-such", "turns": [{"speaker": "customer", "text": "hi"}]}')
