@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tqdm import tqdm
 
+from grading import EXAMPLES_DIR
 from grading.evidence import evidence_grade
 from grading.grader import make_judge
 from grading.rubric import get_rubric
@@ -28,7 +29,7 @@ from roleplay.library import PersonaLibrary, builtin_dir
 from roleplay.testing import FakeChatServer, FakeReply
 from roleplay.transcript import read_transcript
 
-TRANSCRIPTS = Path(__file__).resolve().parent.parent / "tests" / "transcripts"
+TRANSCRIPTS = EXAMPLES_DIR
 REASONING = (
     "The agent acknowledged the customer's situation early and kept a courteous tone. "
     "It referred back to the order and the damage, asked for the photo before offering a "

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from grading.report import CriterionScore, Evidence, Flag
 from grading.rubric import Criterion
+from grading.tone import IMPOLITE, politeness, strong_empathy
 from roleplay.acts import (
     ACKNOWLEDGE,
     APOLOGIZE,
@@ -205,6 +206,16 @@ def calmness(ann: Annotations) -> Result:
         evidence.extend(
             _ev(ann, t, m.group(0)) for t in sarcastic[:2] if (m := SARCASM.search(ann.text(t)))
         )
+    flagged = {ev.turn for ev in evidence}
+    curt = [
+        t
+        for t in ann.candidate()
+        if t not in flagged and t not in ann.injections and politeness(ann.text(t)) < IMPOLITE
+    ]
+    if curt:
+        penalty += 1.0
+        notes.append(f"impolite tone ({len(curt)}x)")
+        evidence.extend(_ev(ann, t, None) for t in curt[:2])
     score = max(1, min(5, round(5 - penalty)))
     if not notes:
         hot = [i for i, m in ann.moods.items() if m is not None and m <= -3]
@@ -259,6 +270,8 @@ def empathy(ann: Annotations) -> Result:
             ("ownership", OWNERSHIP),
         ):
             m = pattern.search(text)
+            if m is None and key == "acknowledgement":
+                m = strong_empathy(text)
             if m:
                 found[key].append(t)
                 if len(found[key]) == 1:

@@ -319,3 +319,28 @@ def grade(
         return
     for path, report in reports:
         click.echo(render_text(report, str(path)) + "\n")
+
+
+@main.command()
+@click.option(
+    "--data",
+    "data",
+    type=click.Path(path_type=Path),
+    default=Path("../shared/data"),
+    show_default=True,
+    help="Folder with the politeness and EPITOME CSV files.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@click.option(
+    "--sample",
+    type=int,
+    default=None,
+    help="Use at most N rows per corpus and part (the LLM judge defaults to 200).",
+)
+def calibrate(data: Path, as_json: bool, sample: int | None) -> None:
+    """Measure the grader's judgements against human-labelled data."""
+    from grading.calibration import calibrate as run
+    from grading.calibration import render_markdown
+
+    report = run(data, _settings(), sample=sample)
+    click.echo(json.dumps(report, indent=2) if as_json else render_markdown(report))

@@ -10,6 +10,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from grading import EXAMPLES_DIR
 from grading.grader import grade
 from grading.report import GradeReport, to_html, to_markdown
 from grading.rubric import BUILTIN_DIR, Rubric, get_rubric, load_rubrics
@@ -18,7 +19,7 @@ from roleplay.errors import ValidationFailed
 from roleplay.library import PersonaLibrary
 from roleplay.transcript import parse_transcript, read_transcript
 
-HERE = Path(__file__).resolve().parent / "transcripts"
+HERE = EXAMPLES_DIR
 NAMES = [
     "model_answer",
     "warm_policy_breaker",
@@ -313,3 +314,26 @@ def test_replay_reads_turns_as_the_live_engine_did(library: PersonaLibrary) -> N
     )
     replayed = annotate(stripped, persona)
     assert {i: {a.kind for a in acts} for i, acts in replayed.acts.items()} == live
+
+
+def test_impolite_tone_costs_calmness_even_without_hostile_words(
+    library: PersonaLibrary, rubric: Rubric
+) -> None:
+    def transcript(reply: str) -> GradeReport:
+        data = {
+            "persona": "damaged-laptop",
+            "turns": [
+                {
+                    "speaker": "customer",
+                    "text": "My Lumen 14 arrived with a cracked screen. A1042.",
+                },
+                {"speaker": "candidate", "text": reply},
+            ],
+        }
+        return grade(parse_transcript(data, "t"), library.get("damaged-laptop"), rubric)
+
+    curt = transcript("Why would you even buy that model? What did you expect?")
+    civil = transcript("Could you tell me a bit more about what happened?")
+    assert curt.score("calmness").score == 4 and "impolite tone" in curt.score("calmness").rationale
+    assert civil.score("calmness").score == 5
+    assert curt.score("calmness").evidence[0].turn == 1

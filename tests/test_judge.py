@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+from grading import EXAMPLES_DIR
 from grading.grader import grade, make_judge
 from grading.judge import Judge
 from grading.report import GradeReport
@@ -21,7 +21,7 @@ from roleplay.library import PersonaLibrary
 from roleplay.testing import FakeChatServer, FakeReply
 from roleplay.transcript import Transcript, read_transcript
 
-HERE = Path(__file__).resolve().parent / "transcripts"
+HERE = EXAMPLES_DIR
 CRITERIA = ["calmness", "active_listening", "empathy", "policy_adherence", "resolution"]
 
 
