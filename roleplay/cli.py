@@ -344,3 +344,64 @@ def calibrate(data: Path, as_json: bool, sample: int | None) -> None:
 
     report = run(data, _settings(), sample=sample)
     click.echo(json.dumps(report, indent=2) if as_json else render_markdown(report))
+
+
+# --------------------------------------------------------------------------- accounts and invites
+def _store() -> Any:
+    from roleplay.store import Store
+
+    return Store.from_settings(_settings())
+
+
+@main.group(cls=_Group)
+def users() -> None:
+    """Manage reviewer, trainer and admin accounts."""
+
+
+@users.command("add")
+@click.argument("name")
+@click.option("--role", required=True, type=click.Choice(["reviewer", "trainer", "admin"]))
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def users_add(name: str, role: str, password_stdin: bool) -> None:
+    """Add an account; the password is prompted for (or read from stdin)."""
+    if password_stdin or not sys.stdin.isatty():
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    user = _store().add_user(name, role, password)
+    click.echo(f"added {user.role} {user.name}")
+
+
+@main.command()
+@click.option("--persona", "persona_id", required=True)
+@click.option("--mode", required=True, type=click.Choice(["practice", "assessment"]))
+@click.option("--candidate", default=None, help="The candidate's name, shown to reviewers.")
+@click.option("--attempts", default=1, show_default=True, type=int)
+@click.option("--time-limit", "time_limit", default=None, type=float, help="Minutes.")
+@click.option(
+    "--base-url",
+    default=None,
+    help="Public address of the server (default ROLEPLAY_PUBLIC_URL or http://127.0.0.1:7860).",
+)
+def invite(
+    persona_id: str,
+    mode: str,
+    candidate: str | None,
+    attempts: int,
+    time_limit: float | None,
+    base_url: str | None,
+) -> None:
+    """Create an invite link for a candidate."""
+    import os
+
+    _library().get(persona_id)  # a clear error for an unknown persona
+    token = _store().create_invite(
+        persona_id,
+        mode,
+        candidate_name=candidate,
+        attempts=attempts,
+        time_limit_minutes=time_limit,
+        created_by="cli",
+    )
+    base = base_url or os.environ.get("ROLEPLAY_PUBLIC_URL") or "http://127.0.0.1:7860"
+    click.echo(f"{base.rstrip('/')}/candidate/?token={token}")

@@ -82,6 +82,48 @@ class Conversation:
             turns=[],
         )
 
+    @classmethod
+    def resume(
+        cls,
+        persona: Persona,
+        actor: Actor,
+        turns: list[Turn],
+        *,
+        seed: int = 0,
+        started_at: datetime | None = None,
+        on_turn: TurnSink | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> Conversation:
+        """Rebuild a conversation from its stored turns (after a reload or a restart).
+
+        The director replays the candidate's messages and the stored customer turns; a
+        scripted actor (or the LLM actor's scripted fallback) replays its line choices so it
+        carries on exactly as it would have. Nothing is stored again.
+        """
+        convo = cls(persona, actor, seed=seed, clock=clock)
+        if started_at is not None:
+            convo.transcript.started_at = started_at
+            convo._t0 = clock() - (datetime.now(UTC) - started_at).total_seconds()
+        scripted = actor if isinstance(actor, ScriptedActor) else getattr(actor, "fallback", None)
+        pending: Decision | None = None
+        for turn in turns:
+            if turn.speaker == "candidate":
+                if convo.director.state.outcome is None:
+                    pending = convo.director.decide(turn.text)
+            else:
+                move = turn.move or (pending.move if pending else Move.opening)
+                given = pending.give_facts if pending else []
+                if isinstance(scripted, ScriptedActor) and turn.source != "llm":
+                    scripted.line(move, given)
+                convo.director.note_customer_turn(turn.text, given=given, released=turn.released)
+                pending = None
+            convo.transcript.turns.append(turn)
+        convo._pending = pending
+        if convo.director.state.outcome is not None and pending is None:
+            convo._finish(convo.director.state.outcome)
+        convo.on_turn = on_turn
+        return convo
+
     # ------------------------------------------------------------------ state
     @property
     def outcome(self) -> Outcome | None:

@@ -268,3 +268,22 @@ def test_repeating_the_same_empathy_earns_nothing_after_twice(laptop: Persona) -
     convo = run(laptop, ["I'm so sorry, order A1042 is on me."] * 5)
     moods = [t.mood for t in convo.transcript.turns if t.speaker == "customer"][1:]
     assert moods[2] == moods[3] == moods[4], moods
+
+
+def test_resume_carries_on_exactly_as_the_uninterrupted_conversation(laptop: Persona) -> None:
+    whole = run(laptop, scripts.GOOD, seed=5)
+    part = run(laptop, scripts.GOOD[:2], seed=5)
+    resumed = Conversation.resume(laptop, ScriptedActor(laptop, 5), part.transcript.turns, seed=5)
+    for message in scripts.GOOD[2:]:
+        resumed.say(message)
+    assert [t.text for t in resumed.transcript.turns] == [t.text for t in whole.transcript.turns]
+    assert resumed.outcome == Outcome.resolved
+
+
+def test_resume_with_a_pending_reply_can_retry(laptop: Persona) -> None:
+    convo = run(laptop, [])
+    convo.transcript.turns.append(Turn(speaker="candidate", text="Hello Dana, I'm so sorry."))
+    resumed = Conversation.resume(laptop, ScriptedActor(laptop), convo.transcript.turns)
+    assert resumed.awaiting_retry
+    list(resumed.retry())
+    assert resumed.transcript.turns[-1].speaker == "customer"

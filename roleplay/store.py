@@ -1,0 +1,431 @@
+"""Durable storage: the one service that talks to the database.
+
+SQLite in ``ROLEPLAY_HOME`` by default, PostgreSQL (or anything SQLAlchemy speaks) by
+``ROLEPLAY_DATABASE_URL``. :meth:`Store.open` applies the Alembic migrations, which are named
+and recorded in the ``alembic_version`` table. Every turn is committed the moment it is added,
+so a server killed mid-conversation loses nothing. Invite and login tokens are stored only as
+SHA-256 hashes; passwords as argon2 hashes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import Engine, create_engine, event, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session as DBSession
+from sqlalchemy.orm import sessionmaker
+
+from roleplay.config import Settings
+from roleplay.db import Grade, Invite, Login, Session, TurnRow, User, utcnow
+from roleplay.errors import InputError, NotFound, RoleplayError
+from roleplay.transcript import TokenUsage, Transcript, Turn
+
+Role = Literal["reviewer", "trainer", "admin"]
+ROLES: tuple[Role, ...] = ("reviewer", "trainer", "admin")
+Mode = Literal["practice", "assessment"]
+LOGIN_DAYS = 7
+
+_hasher = PasswordHasher()
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def default_url(settings: Settings) -> str:
+    if settings.database_url:
+        return settings.database_url
+    settings.home.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{settings.home / 'roleplay.db'}"
+
+
+@dataclass(frozen=True)
+class InviteInfo:
+    id: int
+    persona_id: str
+    mode: Mode
+    candidate_name: str | None
+    attempts_allowed: int
+    time_limit_minutes: float | None
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    id: int
+    invite_id: int
+    persona_id: str
+    persona_version: str
+    engine: str
+    model: str | None
+    seed: int
+    mode: Mode
+    status: str
+    outcome: str | None
+    started_at: datetime
+    ended_at: datetime | None
+    candidate_name: str | None = None
+    grade_status: str | None = None
+    overall: float | None = None
+    passed: bool | None = None
+
+
+@dataclass(frozen=True)
+class UserInfo:
+    name: str
+    role: Role
+
+
+class Store:
+    """Everything the product keeps."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._session = sessionmaker(engine, expire_on_commit=False)
+
+    # ------------------------------------------------------------------ lifecycle
+    @classmethod
+    def open(cls, url: str) -> Store:
+        """Connect and bring the schema up to date."""
+        kwargs: dict[str, Any] = {}
+        if url.startswith("sqlite"):
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        engine = create_engine(url, pool_pre_ping=True, **kwargs)
+        if url.startswith("sqlite"):
+
+            @event.listens_for(engine, "connect")
+            def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+                cur = dbapi_connection.cursor()
+                cur.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
+                cur.execute("PRAGMA synchronous=FULL")  # a committed turn survives a kill
+                cur.execute("PRAGMA foreign_keys=ON")
+                cur.close()
+
+        store = cls(engine)
+        store.migrate()
+        return store
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Store:
+        return cls.open(default_url(settings))
+
+    def migrate(self) -> None:
+        from alembic import command
+        from alembic.config import Config
+
+        config = Config()
+        location = resources.files("roleplay").joinpath("migrations")
+        config.set_main_option("script_location", str(Path(str(location))))
+        with self.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def _db(self) -> DBSession:
+        return self._session()
+
+    # ------------------------------------------------------------------ users
+    def add_user(self, name: str, role: str, password: str) -> UserInfo:
+        name = name.strip()
+        if role not in ROLES:
+            raise InputError("--role", "role", f"must be one of {', '.join(ROLES)}")
+        if not name or len(name) > 80:
+            raise InputError("NAME", "name", "give a user name of 1 to 80 characters")
+        if len(password) < 8:
+            raise InputError("password", "password", "use at least 8 characters")
+        with self._db() as db:
+            db.add(User(name=name, role=role, password_hash=_hasher.hash(password)))
+            try:
+                db.commit()
+            except IntegrityError:
+                raise InputError("NAME", "name", f"a user named {name!r} already exists") from None
+        return UserInfo(name, _role(role))
+
+    def authenticate(self, name: str, password: str) -> UserInfo | None:
+        with self._db() as db:
+            user = db.scalar(select(User).where(User.name == name.strip()))
+            if user is None:
+                _hasher.hash(password)  # same cost whether or not the user exists
+                return None
+            try:
+                _hasher.verify(user.password_hash, password)
+            except (VerificationError, InvalidHashError):
+                return None
+            return UserInfo(user.name, _role(user.role))
+
+    def create_login(self, name: str) -> str:
+        token = secrets.token_urlsafe(32)
+        with self._db() as db:
+            user = db.scalar(select(User).where(User.name == name))
+            if user is None:
+                raise NotFound(f"unknown user {name!r}")
+            db.add(
+                Login(
+                    token_hash=token_hash(token),
+                    user_id=user.id,
+                    expires_at=utcnow() + timedelta(days=LOGIN_DAYS),
+                )
+            )
+            db.commit()
+        return token
+
+    def user_for_login(self, token: str | None) -> UserInfo | None:
+        if not token:
+            return None
+        with self._db() as db:
+            row = db.execute(
+                select(User.name, User.role, Login.expires_at)
+                .join(Login, Login.user_id == User.id)
+                .where(Login.token_hash == token_hash(token))
+            ).first()
+        if row is None or _aware(row.expires_at) < utcnow():
+            return None
+        return UserInfo(row.name, _role(row.role))
+
+    def logout(self, token: str) -> None:
+        with self._db() as db:
+            login = db.get(Login, token_hash(token))
+            if login is not None:
+                db.delete(login)
+                db.commit()
+
+    # ------------------------------------------------------------------ invites
+    def create_invite(
+        self,
+        persona_id: str,
+        mode: str,
+        *,
+        candidate_name: str | None = None,
+        attempts: int = 1,
+        time_limit_minutes: float | None = None,
+        created_by: str | None = None,
+    ) -> str:
+        """Create an invite; returns the secret token (only its hash is stored)."""
+        if mode not in ("practice", "assessment"):
+            raise InputError("--mode", "mode", "must be practice or assessment")
+        if attempts < 1:
+            raise InputError("--attempts", "attempts", "must be at least 1")
+        if time_limit_minutes is not None and time_limit_minutes <= 0:
+            raise InputError("--time-limit", "time_limit", "must be more than 0 minutes")
+        token = secrets.token_urlsafe(24)
+        with self._db() as db:
+            db.add(
+                Invite(
+                    token_hash=token_hash(token),
+                    persona_id=persona_id,
+                    mode=mode,
+                    candidate_name=candidate_name,
+                    attempts_allowed=attempts,
+                    time_limit_minutes=time_limit_minutes,
+                    created_by=created_by,
+                )
+            )
+            db.commit()
+        return token
+
+    def invite_for_token(self, token: str | None) -> InviteInfo | None:
+        if not token or len(token) > 200:
+            return None
+        with self._db() as db:
+            inv = db.scalar(select(Invite).where(Invite.token_hash == token_hash(token)))
+        if inv is None:
+            return None
+        return InviteInfo(
+            inv.id,
+            inv.persona_id,
+            _mode(inv.mode),
+            inv.candidate_name,
+            inv.attempts_allowed,
+            inv.time_limit_minutes,
+        )
+
+    # ------------------------------------------------------------------ sessions
+    def sessions_for_invite(self, invite_id: int) -> list[SessionInfo]:
+        with self._db() as db:
+            rows = db.scalars(
+                select(Session).where(Session.invite_id == invite_id).order_by(Session.id)
+            ).all()
+            return [_session_info(s) for s in rows]
+
+    def start_session(
+        self, invite: InviteInfo, *, persona_version: str, engine: str, model: str | None, seed: int
+    ) -> SessionInfo:
+        with self._db() as db:
+            used = (
+                db.scalar(
+                    select(func.count()).select_from(Session).where(Session.invite_id == invite.id)
+                )
+                or 0
+            )
+            if used >= invite.attempts_allowed:
+                raise RoleplayError(
+                    "this invite has no attempts left",
+                    hint="ask the person who invited you for a new link",
+                )
+            row = Session(
+                invite_id=invite.id,
+                persona_id=invite.persona_id,
+                persona_version=persona_version,
+                engine=engine,
+                model=model,
+                seed=seed,
+                mode=invite.mode,
+            )
+            db.add(row)
+            db.commit()
+            return _session_info(row)
+
+    def session(self, session_id: int) -> SessionInfo:
+        with self._db() as db:
+            row = db.get(Session, session_id)
+            if row is None:
+                raise NotFound(f"no session {session_id}")
+            return _session_info(row)
+
+    def add_turn(self, session_id: int, idx: int, turn: Turn) -> None:
+        """Commit one turn now. Idempotent for the same index (a retried write)."""
+        data = turn.model_dump(mode="json", exclude={"speaker", "text"}, exclude_none=True)
+        with self._db() as db:
+            exists = db.scalar(
+                select(TurnRow.id).where(TurnRow.session_id == session_id, TurnRow.idx == idx)
+            )
+            if exists is None:
+                db.add(
+                    TurnRow(
+                        session_id=session_id,
+                        idx=idx,
+                        speaker=turn.speaker,
+                        text=turn.text,
+                        data=data,
+                    )
+                )
+                db.commit()
+
+    def turns(self, session_id: int) -> list[Turn]:
+        with self._db() as db:
+            rows = db.scalars(
+                select(TurnRow).where(TurnRow.session_id == session_id).order_by(TurnRow.idx)
+            ).all()
+            return [
+                Turn.model_validate({**r.data, "speaker": r.speaker, "text": r.text}) for r in rows
+            ]
+
+    def finish_session(self, session_id: int, outcome: str, usage: TokenUsage | None) -> None:
+        with self._db() as db:
+            row = db.get(Session, session_id)
+            if row is None or row.status == "ended":
+                return
+            row.status, row.outcome, row.ended_at = "ended", outcome, utcnow()
+            row.usage = usage.model_dump() if usage else None
+            db.commit()
+
+    def transcript(self, session_id: int) -> Transcript:
+        info = self.session(session_id)
+        return Transcript(
+            persona=info.persona_id,
+            persona_version=info.persona_version,
+            outcome=info.outcome,
+            engine=info.engine,
+            model=info.model,
+            seed=info.seed,
+            started_at=info.started_at,
+            ended_at=info.ended_at,
+            turns=self.turns(session_id),
+        )
+
+    def list_sessions(self) -> list[SessionInfo]:
+        with self._db() as db:
+            rows = db.execute(
+                select(Session, Invite.candidate_name, Grade.status, Grade.overall, Grade.passed)
+                .join(Invite, Invite.id == Session.invite_id)
+                .outerjoin(Grade, Grade.session_id == Session.id)
+                .order_by(Session.id.desc())
+            ).all()
+            return [_session_info(s, name, gs, ov, ps) for s, name, gs, ov, ps in rows]
+
+    # ------------------------------------------------------------------ grades
+    def grade_pending(self, session_id: int) -> None:
+        with self._db() as db:
+            if db.scalar(select(Grade.id).where(Grade.session_id == session_id)) is None:
+                db.add(Grade(session_id=session_id, status="pending"))
+                db.commit()
+
+    def save_grade(self, session_id: int, report: dict[str, Any]) -> None:
+        prov = report.get("provenance", {})
+        with self._db() as db:
+            row = db.scalar(select(Grade).where(Grade.session_id == session_id))
+            if row is None:
+                row = Grade(session_id=session_id)
+                db.add(row)
+            row.status, row.error, row.report = "done", None, report
+            row.overall, row.passed = report.get("overall"), report.get("passed")
+            row.engine, row.model = prov.get("engine"), prov.get("model")
+            row.rubric_id, row.rubric_hash = prov.get("rubric_id"), prov.get("rubric_hash")
+            db.commit()
+
+    def grade_failed(self, session_id: int, error: str) -> None:
+        with self._db() as db:
+            row = db.scalar(select(Grade).where(Grade.session_id == session_id))
+            if row is not None:
+                row.status, row.error = "failed", error
+                db.commit()
+
+    def grade(self, session_id: int) -> tuple[str, dict[str, Any] | None, str | None] | None:
+        """(status, report, error) or None when grading has not started."""
+        with self._db() as db:
+            row = db.scalar(select(Grade).where(Grade.session_id == session_id))
+            return None if row is None else (row.status, row.report, row.error)
+
+
+def _mode(value: str) -> Mode:
+    if value not in ("practice", "assessment"):
+        raise RoleplayError(f"stored mode {value!r} is not practice or assessment")
+    return "practice" if value == "practice" else "assessment"
+
+
+def _role(value: str) -> Role:
+    for role in ROLES:
+        if value == role:
+            return role
+    raise RoleplayError(f"stored role {value!r} is not one of {', '.join(ROLES)}")
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _session_info(
+    s: Session,
+    candidate_name: str | None = None,
+    grade_status: str | None = None,
+    overall: float | None = None,
+    passed: bool | None = None,
+) -> SessionInfo:
+    return SessionInfo(
+        s.id,
+        s.invite_id,
+        s.persona_id,
+        s.persona_version,
+        s.engine,
+        s.model,
+        s.seed,
+        _mode(s.mode),
+        s.status,
+        s.outcome,
+        _aware(s.started_at),
+        _aware(s.ended_at) if s.ended_at else None,
+        candidate_name,
+        grade_status,
+        overall,
+        passed,
+    )

@@ -1,0 +1,189 @@
+"""Storage and the candidate service, on SQLite and PostgreSQL: accounts, invites, sessions,
+turns stored as they happen, restarts, modes, attempts, time limits and background grading."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import text
+
+from roleplay.candidate import AccessDenied, CandidateService
+from roleplay.config import Settings
+from roleplay.errors import BackendError, InputError, RoleplayError
+from roleplay.library import PersonaLibrary
+from roleplay.store import Store, token_hash
+from roleplay.testing import FakeChatServer, FakeReply
+from tests import scripts
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[Store]:
+    s = Store.open(db_url)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def service(store: Store, library: PersonaLibrary) -> Iterator[CandidateService]:
+    svc = CandidateService(store, Settings.from_env({"ROLEPLAY_HOME": "/tmp/x"}), library)
+    yield svc
+    svc.close()
+
+
+def talk(service: CandidateService, token: str, session_id: int, messages: list[str]) -> None:
+    for message in messages:
+        if service.store.session(session_id).status != "active":
+            break
+        list(service.send(token, session_id, message))
+
+
+def test_migrations_are_named_recorded_and_idempotent(store: Store, db_url: str) -> None:
+    with store.engine.connect() as conn:
+        assert conn.execute(text("select version_num from alembic_version")).scalar() == (
+            "0001_initial"
+        )
+    Store.open(db_url).close()  # a second start applies nothing and breaks nothing
+
+
+def test_accounts(store: Store) -> None:
+    store.add_user("rita", "reviewer", "correct horse")
+    with pytest.raises(InputError, match="already exists"):
+        store.add_user("rita", "admin", "another one")
+    with pytest.raises(InputError, match="must be one of reviewer, trainer, admin"):
+        store.add_user("tom", "candidate", "password1")
+    with pytest.raises(InputError, match="at least 8"):
+        store.add_user("tom", "trainer", "short")
+    assert store.authenticate("rita", "correct horse") is not None
+    assert store.authenticate("rita", "wrong") is None
+    assert store.authenticate("nobody", "correct horse") is None
+    token = store.create_login("rita")
+    user = store.user_for_login(token)
+    assert user is not None and user.role == "reviewer"
+    assert store.user_for_login(token + "x") is None
+    with store.engine.connect() as conn:
+        hashes = conn.execute(text("select password_hash from users")).scalars().all()
+        logins = conn.execute(text("select token_hash from logins")).scalars().all()
+    assert hashes[0].startswith("$argon2") and "correct horse" not in hashes[0]
+    assert logins == [token_hash(token)]
+    store.logout(token)
+    assert store.user_for_login(token) is None
+
+
+def test_invite_tokens_are_stored_hashed_and_cannot_be_guessed(store: Store) -> None:
+    token = store.create_invite("damaged-laptop", "practice", candidate_name="Ann")
+    with store.engine.connect() as conn:
+        stored = conn.execute(text("select token_hash from invites")).scalar()
+    assert stored == token_hash(token) and token not in str(stored)
+    assert store.invite_for_token(token) is not None
+    for guess in ("", token[:-1], token + "a", "1", "x" * 500, None):
+        assert store.invite_for_token(guess) is None
+
+
+def test_practice_conversation_is_stored_turn_by_turn_and_graded(
+    service: CandidateService,
+) -> None:
+    token = service.store.create_invite("damaged-laptop", "practice")
+    info, opening = service.start(token)
+    assert opening.speaker == "customer" and opening.text
+    talk(service, token, info.id, scripts.GOOD)
+    stored = service.store.session(info.id)
+    assert stored.status == "ended" and stored.outcome == "resolved"
+    assert stored.persona_version == service.library.get("damaged-laptop").content_hash
+    assert stored.engine == "scripted"
+    turns = service.store.turns(info.id)
+    assert [t.speaker for t in turns][:3] == ["customer", "candidate", "customer"]
+    assert turns[1].acts and turns[2].mood is not None  # annotations are kept
+    service.wait_for_grading()
+    status, report = service.result(token, info.id)
+    assert status == "done" and report is not None
+    assert report["passed"] is True and report["provenance"]["engine"] == "evidence"
+
+
+def test_assessment_shows_no_grade_and_cannot_restart(service: CandidateService) -> None:
+    token = service.store.create_invite("damaged-laptop", "assessment", attempts=3)
+    info, _ = service.start(token)
+    talk(service, token, info.id, scripts.RUDE)
+    service.wait_for_grading()
+    status, report = service.result(token, info.id)
+    assert status == "done" and report is None  # graded, but not shown to the candidate
+    assert service.store.grade(info.id) is not None
+    view = service.view(token)
+    assert not view.can_start
+    with pytest.raises(RoleplayError, match="cannot start another"):
+        service.start(token)
+
+
+def test_practice_attempt_cap(service: CandidateService) -> None:
+    token = service.store.create_invite("damaged-laptop", "practice", attempts=2)
+    for _ in range(2):
+        info, _ = service.start(token)
+        service.end(token, info.id)
+    assert service.view(token).attempts_left == 0
+    with pytest.raises(RoleplayError, match="cannot start another"):
+        service.start(token)
+
+
+def test_time_limit_is_enforced(service: CandidateService) -> None:
+    token = service.store.create_invite("damaged-laptop", "assessment", time_limit_minutes=0.002)
+    service.start(token)
+    time.sleep(0.2)
+    view = service.view(token)  # e.g. the candidate reloads the page after the limit
+    assert view.session is not None and view.session.status == "ended"
+    assert view.session.outcome == "time_limit"
+
+
+def test_a_token_opens_only_its_own_session(service: CandidateService) -> None:
+    mine = service.store.create_invite("damaged-laptop", "practice")
+    theirs = service.store.create_invite("damaged-laptop", "practice")
+    their_session, _ = service.start(theirs)
+    with pytest.raises(AccessDenied):
+        list(service.send(mine, their_session.id, "hello"))
+    with pytest.raises(AccessDenied):
+        service.result(mine, their_session.id)
+    with pytest.raises(AccessDenied):
+        service.view("made-up-token")
+
+
+def test_restart_loses_nothing_and_the_conversation_carries_on(
+    store: Store, library: PersonaLibrary
+) -> None:
+    settings = Settings.from_env({"ROLEPLAY_HOME": "/tmp/x"})
+    first = CandidateService(store, settings, library)
+    token = store.create_invite("damaged-laptop", "practice")
+    info, _ = first.start(token)
+    talk(first, token, info.id, scripts.GOOD[:2])
+    before = [t.text for t in store.turns(info.id)]
+    # a new process: nothing in memory, only the database
+    second = CandidateService(store, settings, library)
+    view = second.view(token)
+    assert [t.text for t in view.turns] == before and len(before) == 5
+    talk(second, token, info.id, scripts.GOOD[2:])
+    assert store.session(info.id).outcome == "resolved"
+    first.close()
+    second.close()
+
+
+def test_backend_failure_keeps_the_candidate_turn(store: Store, library: PersonaLibrary) -> None:
+    with FakeChatServer() as server:
+        settings = Settings.from_env(
+            {
+                "ROLEPLAY_HOME": "/tmp/x",
+                "ROLEPLAY_LLM_BASE_URL": server.url,
+                "ROLEPLAY_PERSONA_MODEL": "fake",
+                "ROLEPLAY_LLM_MAX_RETRIES": "0",
+            }
+        )
+        svc = CandidateService(store, settings, library)
+        server.enqueue("My laptop is broken. Order A1042.", FakeReply(status=503))
+        token = store.create_invite("damaged-laptop", "practice")
+        info, _ = svc.start(token)
+        with pytest.raises(BackendError):
+            list(svc.send(token, info.id, "Hello Dana, I'm so sorry."))
+        assert [t.text for t in store.turns(info.id)][-1] == "Hello Dana, I'm so sorry."
+        server.enqueue("Fine. What now?")
+        list(svc.retry(token, info.id))
+        assert store.turns(info.id)[-1].text == "Fine. What now?"
+        assert store.session(info.id).engine == "llm" and store.session(info.id).model == "fake"
+        svc.close()
