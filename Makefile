@@ -15,10 +15,10 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 run: setup
-	$(BIN)/roleplay personas list
-	$(BIN)/roleplay chat --persona damaged-laptop
+	$(BIN)/roleplay serve
 
 test: setup
+	scripts/ensure-test-services
 	$(BIN)/python -m pytest -q
 
 lint: setup

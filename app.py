@@ -1,8 +1,6 @@
-"""Start the product: ``python app.py`` does what ``make run`` does.
-
-Until the web app lands this lists the persona library and starts a terminal conversation
-with the reference persona.
-"""
+"""Start the product: ``python app.py`` does what ``make run`` does (the web app, offline
+default, SQLite in ROLEPLAY_HOME). Extra arguments go to ``roleplay``, e.g.
+``python app.py serve --port 8000``."""
 
 from __future__ import annotations
 
@@ -11,5 +9,4 @@ import sys
 from roleplay.cli import main
 
 if __name__ == "__main__":
-    args = sys.argv[1:] or ["chat", "--persona", "damaged-laptop"]
-    main(args)
+    main(sys.argv[1:] or ["serve"])

@@ -405,3 +405,13 @@ def invite(
     )
     base = base_url or os.environ.get("ROLEPLAY_PUBLIC_URL") or "http://127.0.0.1:7860"
     click.echo(f"{base.rstrip('/')}/candidate/?token={token}")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=7860, show_default=True, type=int)
+def serve(host: str, port: int) -> None:
+    """Start the web app (candidate pages, reviewer dashboard, /healthz)."""
+    from roleplay.web.server import serve as run
+
+    run(host, port, _settings())

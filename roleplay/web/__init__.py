@@ -1,0 +1,1 @@
+"""The web app: a FastAPI server with Gradio pages, one module per page."""

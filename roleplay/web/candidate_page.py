@@ -1,0 +1,281 @@
+"""The candidate's page: briefing, policy card, the chat with a streaming customer, the end.
+
+Handlers are thin: they call :class:`roleplay.candidate.CandidateService` and turn its errors
+into messages on the page. Per-visitor state (invite token, session id) lives in ``gr.State``;
+everything the candidate types is escaped before it is shown.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterator
+from typing import Any
+
+import gradio as gr
+
+from roleplay.actors import Delta, Retract
+from roleplay.candidate import CandidateService, CandidateView
+from roleplay.errors import BackendError, RoleplayError
+
+Message = dict[str, str]
+
+
+def _show(text: str) -> str:
+    """Chat text is shown literally: escaped, then rendered without markdown."""
+    return html.escape(text)
+
+
+def _history(view: CandidateView) -> list[Message]:
+    return [
+        {"role": "assistant" if t.speaker == "customer" else "user", "content": _show(t.text)}
+        for t in view.turns
+    ]
+
+
+def _briefing(view: CandidateView) -> str:
+    p = view.persona
+    name = f" for {html.escape(view.invite.candidate_name)}" if view.invite.candidate_name else ""
+    mode = "Practice" if view.invite.mode == "practice" else "Assessment"
+    limit = (
+        f" You have {view.invite.time_limit_minutes:g} minutes."
+        if view.invite.time_limit_minutes
+        else ""
+    )
+    return (
+        f"## {html.escape(p.briefing.company)}: customer {html.escape(p.briefing.channel)}\n\n"
+        f"**{mode}{name}.** {html.escape(p.briefing.candidate_brief)}{limit}"
+    )
+
+
+def _report_markdown(report: dict[str, Any]) -> str:
+    verdict = "passed" if report.get("passed") else "did not pass"
+    lines = [f"### Your result: {report.get('overall', 0):.0f}/100 ({verdict})", ""]
+    for c in report.get("criteria", []):
+        score = f"{c['score']}/5" if c.get("score") is not None else "n/a"
+        lines.append(f"- **{html.escape(c['name'])}** {score}: {html.escape(c['rationale'])}")
+    flags = report.get("flags", [])
+    if flags:
+        lines += ["", "**Notes:** " + "; ".join(html.escape(f["detail"]) for f in flags)]
+    return "\n".join(lines)
+
+
+def build(service: CandidateService) -> gr.Blocks:
+    page = gr.Blocks(title="Roleplay Evaluator: candidate")
+    with page:
+        token = gr.State(None)
+        session_id = gr.State(None)
+        briefing = gr.Markdown("Loading…", elem_id="briefing")
+        with gr.Accordion("Policy card", open=False, visible=False) as policy_box:
+            policy = gr.Markdown(elem_id="policy-card")
+        start_btn = gr.Button(
+            "Start the conversation", variant="primary", visible=False, elem_id="start"
+        )
+        chat = gr.Chatbot(
+            label="Conversation", visible=False, elem_id="chat", render_markdown=False, height=420
+        )
+        with gr.Row(visible=False) as composer:
+            message = gr.Textbox(
+                show_label=False,
+                placeholder="Type your reply to the customer",
+                scale=5,
+                elem_id="message",
+                autofocus=True,
+            )
+            send_btn = gr.Button("Send", variant="primary", scale=1, elem_id="send")
+        with gr.Row():
+            retry_btn = gr.Button("Retry the customer's reply", visible=False, elem_id="retry")
+            end_btn = gr.Button("End conversation", variant="stop", visible=False, elem_id="end")
+        status = gr.Markdown("", elem_id="status")
+        result = gr.Markdown("", elem_id="result")
+        poll = gr.Timer(1.0, active=False)
+
+        def layout(view: CandidateView) -> tuple[Any, ...]:
+            active = view.session is not None and view.session.status == "active"
+            ended = view.session is not None and view.session.status == "ended"
+            note = ""
+            if ended:
+                note = _ending_note(view)
+            elif not view.can_start and view.session is None:
+                note = "This invite has no attempts left."
+            return (
+                _briefing(view),
+                gr.update(visible=True),
+                html.escape(view.persona.briefing.policy_card).replace("\n", "  \n"),
+                gr.update(visible=view.can_start),
+                gr.update(visible=bool(view.turns) or active, value=_history(view)),
+                gr.update(visible=active),
+                gr.update(visible=active),
+                note,
+                gr.update(active=ended and view.invite.mode == "practice"),
+            )
+
+        layout_outputs = [
+            briefing,
+            policy_box,
+            policy,
+            start_btn,
+            chat,
+            composer,
+            end_btn,
+            status,
+            poll,
+        ]
+
+        def on_load(request: gr.Request) -> tuple[Any, ...]:
+            tok = request.query_params.get("token")
+            try:
+                view = service.view(tok)
+            except RoleplayError as exc:
+                return (
+                    tok,
+                    None,
+                    f"## {html.escape(exc.message)}\n\n{html.escape(exc.hint or '')}",
+                    *[gr.update()] * 8,
+                )
+            sid = view.session.id if view.session else None
+            return (tok, sid, *layout(view))
+
+        page.load(on_load, outputs=[token, session_id, *layout_outputs[:2], *layout_outputs[2:]])
+
+        def on_start(tok: str | None) -> tuple[Any, ...]:
+            try:
+                info, _ = service.start(tok)
+            except BackendError as exc:
+                view = service.view(tok)
+                sid = view.session.id if view.session else None
+                return (
+                    sid,
+                    *layout(view)[:-2],
+                    _backend_note(exc),
+                    gr.update(),
+                    gr.update(visible=True),
+                )
+            except RoleplayError as exc:
+                raise gr.Error(exc.message) from None
+            return (info.id, *layout(service.view(tok)), gr.update(visible=False))
+
+        start_btn.click(on_start, inputs=token, outputs=[session_id, *layout_outputs, retry_btn])
+
+        def on_send(
+            text: str, history: list[Message], tok: str | None, sid: int | None
+        ) -> Iterator[tuple[Any, ...]]:
+            if sid is None or not text.strip():
+                yield history, gr.update(), "", gr.update(), gr.update(), gr.update(), gr.update()
+                return
+            history = [*history, {"role": "user", "content": _show(text)}]
+            yield history, "", "", gr.update(), gr.update(), gr.update(), gr.update()
+            yield from _stream(service.send(tok, sid, text), history, tok, sid)
+
+        def on_retry(
+            history: list[Message], tok: str | None, sid: int | None
+        ) -> Iterator[tuple[Any, ...]]:
+            if sid is None:
+                return
+            yield from _stream(service.retry(tok, sid), history, tok, sid)
+
+        def _stream(
+            events: Iterator[Any], history: list[Message], tok: str | None, sid: int
+        ) -> Iterator[tuple[Any, ...]]:
+            reply = ""
+            try:
+                for event in events:
+                    if isinstance(event, Delta):
+                        reply += event.text
+                    elif isinstance(event, Retract):
+                        reply = ""
+                    else:
+                        continue
+                    yield (
+                        [*history, {"role": "assistant", "content": _show(reply)}],
+                        gr.update(),
+                        "",
+                        gr.update(visible=False),
+                        gr.update(),
+                        gr.update(),
+                        gr.update(),
+                    )
+            except BackendError as exc:
+                yield (
+                    history,
+                    gr.update(),
+                    _backend_note(exc),
+                    gr.update(visible=True),
+                    gr.update(),
+                    gr.update(),
+                    gr.update(),
+                )
+                return
+            except RoleplayError as exc:
+                raise gr.Error(exc.message) from None
+            view = service.view(tok)
+            ended = view.session is not None and view.session.status == "ended"
+            yield (
+                _history(view),
+                gr.update(),
+                _ending_note(view) if ended else "",
+                gr.update(visible=False),
+                gr.update(visible=not ended),
+                gr.update(visible=not ended),
+                gr.update(active=ended and view.invite.mode == "practice"),
+            )
+
+        stream_outputs = [chat, message, status, retry_btn, composer, end_btn, poll]
+        send_args = {"inputs": [message, chat, token, session_id], "outputs": stream_outputs}
+        send_btn.click(on_send, **send_args)  # type: ignore[arg-type]
+        message.submit(on_send, **send_args)  # type: ignore[arg-type]
+        retry_btn.click(on_retry, inputs=[chat, token, session_id], outputs=stream_outputs)
+
+        def on_end(tok: str | None, sid: int | None) -> tuple[Any, ...]:
+            if sid is None:
+                return (gr.update(),) * 5
+            try:
+                service.end(tok, sid)
+            except RoleplayError as exc:
+                raise gr.Error(exc.message) from None
+            view = service.view(tok)
+            return (
+                _ending_note(view),
+                gr.update(visible=False),
+                gr.update(visible=False),
+                gr.update(visible=False),
+                gr.update(active=view.invite.mode == "practice"),
+            )
+
+        end_btn.click(
+            on_end, inputs=[token, session_id], outputs=[status, composer, end_btn, retry_btn, poll]
+        )
+
+        def on_poll(tok: str | None, sid: int | None) -> tuple[Any, ...]:
+            if sid is None:
+                return "", gr.update(active=False)
+            state, report = service.result(tok, sid)
+            if state == "done" and report is not None:
+                return _report_markdown(report), gr.update(active=False)
+            if state == "failed":
+                return "Grading failed; your reviewer has been told.", gr.update(active=False)
+            return "Grading your conversation…", gr.update(active=True)
+
+        poll.tick(on_poll, inputs=[token, session_id], outputs=[result, poll])
+    return page
+
+
+def _ending_note(view: CandidateView) -> str:
+    outcome = view.session.outcome if view.session else None
+    if view.invite.mode == "assessment":
+        return "### The session is complete. Thank you.\n\nYou can close this page."
+    labels = {
+        "resolved": "The customer's problem was resolved.",
+        "escalated": "The customer asked for a manager.",
+        "abandoned": "The customer gave up and left.",
+        "candidate_closed": "You ended the conversation before it was resolved.",
+        "max_turns": "The conversation reached its turn limit.",
+        "time_limit": "The time limit was reached.",
+    }
+    return f"### Conversation ended\n\n{labels.get(outcome or '', '')}"
+
+
+def _backend_note(exc: BackendError) -> str:
+    return (
+        f"**The customer could not reply:** {html.escape(exc.message)}. Your message is "
+        "saved. Press *Retry the customer's reply*."
+    )

@@ -1,0 +1,164 @@
+"""The candidate's side in Debian's Chromium, driven by Playwright against a real server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests import scripts
+from tests.web_helpers import Server, browser_or_skip, open_invite, say, shot
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    yield from browser_or_skip()
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    srv = Server(tmp_path / "home").start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def page(browser: Any, server: Server) -> Iterator[Any]:
+    context = browser.new_context()
+    page = context.new_page()
+    outside: list[str] = []
+    dialogs: list[str] = []
+    page.on(
+        "request",
+        lambda r: (
+            outside.append(r.url) if not r.url.startswith((server.url, "data:", "blob:")) else None
+        ),
+    )
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    yield page
+    assert not dialogs, f"a script ran in the page: {dialogs}"
+    assert not outside, f"requests left the machine: {outside[:5]}"
+    context.close()
+
+
+def test_health(server: Server) -> None:
+    import urllib.request
+
+    with urllib.request.urlopen(f"{server.url}/healthz") as response:
+        assert response.status == 200
+
+
+def test_practice_candidate_resolves_and_sees_the_grade(page: Any, server: Server) -> None:
+    open_invite(page, server.invite("practice", candidate="Ann"))
+    assert "Brightline Electronics" in page.inner_text("#briefing")
+    page.click("#start")
+    page.wait_for_selector('#chat [data-testid="bot"]')
+    for message in scripts.GOOD:
+        say(page, message)
+    page.wait_for_selector("#status:has-text('Conversation ended')")
+    assert "resolved" in page.inner_text("#status")
+    page.wait_for_selector("#result:has-text('Your result')", timeout=30000)
+    result = page.inner_text("#result")
+    assert "passed" in result and "Calmness" in result
+    shot(page, "practice-graded")
+
+
+def test_assessment_shows_no_grade_and_cannot_start_again(page: Any, server: Server) -> None:
+    url = server.invite("assessment", attempts=3)
+    open_invite(page, url)
+    page.click("#start")
+    page.wait_for_selector('#chat [data-testid="bot"]')
+    say(page, scripts.GOOD[0])
+    page.click("#end")
+    page.wait_for_selector("#status:has-text('The session is complete')")
+    page.wait_for_timeout(2500)  # grading happens, but must never be shown
+    assert "Your result" not in page.inner_text("body")
+    shot(page, "assessment-complete")
+    page.reload()
+    page.wait_for_selector("#status:has-text('The session is complete')")
+    assert not page.locator("#start").is_visible()
+    assert not page.locator("#message").is_visible()
+    assert "Your result" not in page.inner_text("body")
+
+
+def test_reload_mid_conversation_keeps_every_turn(page: Any, server: Server) -> None:
+    open_invite(page, server.invite("practice"))
+    page.click("#start")
+    page.wait_for_selector('#chat [data-testid="bot"]')
+    for message in scripts.GOOD[:2]:
+        say(page, message)
+    before = page.inner_text("#chat")
+    page.reload()
+    page.wait_for_selector('#chat [data-testid="bot"]')
+    after = page.inner_text("#chat")
+    assert after == before
+    assert "photos of the cracked screen" in after
+    for message in scripts.GOOD[2:]:  # and the conversation carries on
+        say(page, message)
+    page.wait_for_selector("#status:has-text('resolved')")
+    shot(page, "reload-resumed")
+
+
+def test_candidate_text_is_shown_as_text(page: Any, server: Server) -> None:
+    open_invite(page, server.invite("practice", candidate="<img src=x onerror=alert(2)>"))
+    assert "<img src=x onerror=alert(2)>" in page.inner_text("#briefing")
+    page.click("#start")
+    page.wait_for_selector('#chat [data-testid="bot"]')
+    payload = "Hello <script>alert(1)</script> <b>bold</b>"
+    say(page, payload)
+    assert payload in page.inner_text("#chat")
+    assert page.locator("#chat b").count() == 0
+    shot(page, "escaped-input")
+
+
+def test_bad_or_guessed_tokens_open_nothing(page: Any, server: Server) -> None:
+    real = server.invite("practice")
+    for url in (real[:-3] + "abc", server.url + "/candidate/?token=", server.url + "/candidate/"):
+        open_invite(page, url)
+        assert "not valid" in page.inner_text("#briefing")
+        assert not page.locator("#start").is_visible()
+
+
+def test_candidate_cannot_reach_reviewer_pages(page: Any, server: Server) -> None:
+    import urllib.error
+    import urllib.request
+
+    page.goto(server.url + "/reviewer/")
+    page.wait_for_selector("#signin")
+    assert page.url.startswith(server.url + "/login")
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(server.url + "/reviewer/gradio_api/info")
+    assert info.value.code == 401
+    # a trainer is signed in but still not a reviewer
+    server.cli(
+        "users", "add", "tess", "--role", "trainer", "--password-stdin", stdin="trainer-pass\n"
+    )
+    page.goto(server.url + "/login")
+    page.fill("#name", "tess")
+    page.fill("#password", "trainer-pass")
+    page.click("#signin")
+    response = page.goto(server.url + "/reviewer/")
+    assert response is not None and response.status == 403
+    shot(page, "trainer-forbidden")
+
+
+def test_reviewer_signs_in_and_sees_the_session(page: Any, server: Server) -> None:
+    server.cli(
+        "users", "add", "rita", "--role", "reviewer", "--password-stdin", stdin="reviewer-pass\n"
+    )
+    open_invite(page, server.invite("practice", candidate="Ann"))
+    page.click("#start")
+    page.wait_for_selector('#chat [data-testid="bot"]')
+    page.goto(server.url + "/login")
+    page.fill("#name", "rita")
+    page.fill("#password", "wrong")
+    page.click("#signin")
+    assert "Wrong name or password" in page.inner_text("body")
+    page.fill("#name", "rita")
+    page.fill("#password", "reviewer-pass")
+    page.click("#signin")
+    page.wait_for_selector("#sessions")
+    page.wait_for_selector("#sessions:has-text('Ann')")
+    shot(page, "reviewer-sessions")
