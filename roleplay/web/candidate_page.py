@@ -135,7 +135,7 @@ def build(service: CandidateService) -> gr.Blocks:
             sid = view.session.id if view.session else None
             return (tok, sid, *layout(view))
 
-        page.load(on_load, outputs=[token, session_id, *layout_outputs[:2], *layout_outputs[2:]])
+        page.load(on_load, outputs=[token, session_id, *layout_outputs], api_name="open")
 
         def on_start(tok: str | None) -> tuple[Any, ...]:
             try:
@@ -154,7 +154,12 @@ def build(service: CandidateService) -> gr.Blocks:
                 raise gr.Error(exc.message) from None
             return (info.id, *layout(service.view(tok)), gr.update(visible=False))
 
-        start_btn.click(on_start, inputs=token, outputs=[session_id, *layout_outputs, retry_btn])
+        start_btn.click(
+            on_start,
+            inputs=token,
+            outputs=[session_id, *layout_outputs, retry_btn],
+            api_name="start",
+        )
 
         def on_send(
             text: str, history: list[Message], tok: str | None, sid: int | None
@@ -221,9 +226,11 @@ def build(service: CandidateService) -> gr.Blocks:
 
         stream_outputs = [chat, message, status, retry_btn, composer, end_btn, poll]
         send_args = {"inputs": [message, chat, token, session_id], "outputs": stream_outputs}
-        send_btn.click(on_send, **send_args)  # type: ignore[arg-type]
-        message.submit(on_send, **send_args)  # type: ignore[arg-type]
-        retry_btn.click(on_retry, inputs=[chat, token, session_id], outputs=stream_outputs)
+        send_btn.click(on_send, api_name="send", **send_args)  # type: ignore[arg-type]
+        message.submit(on_send, api_name=False, **send_args)  # type: ignore[arg-type]
+        retry_btn.click(
+            on_retry, inputs=[chat, token, session_id], outputs=stream_outputs, api_name="retry"
+        )
 
         def on_end(tok: str | None, sid: int | None) -> tuple[Any, ...]:
             if sid is None:
@@ -242,7 +249,10 @@ def build(service: CandidateService) -> gr.Blocks:
             )
 
         end_btn.click(
-            on_end, inputs=[token, session_id], outputs=[status, composer, end_btn, retry_btn, poll]
+            on_end,
+            inputs=[token, session_id],
+            outputs=[status, composer, end_btn, retry_btn, poll],
+            api_name="end",
         )
 
         def on_poll(tok: str | None, sid: int | None) -> tuple[Any, ...]:
