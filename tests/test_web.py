@@ -162,3 +162,42 @@ def test_reviewer_signs_in_and_sees_the_session(page: Any, server: Server) -> No
     page.wait_for_selector("#sessions")
     page.wait_for_selector("#sessions:has-text('Ann')")
     shot(page, "reviewer-sessions")
+
+
+def test_llm_backend_failure_is_shown_and_the_candidate_can_retry(
+    browser: Any, tmp_path: Path
+) -> None:
+    from roleplay.testing import FakeChatServer, FakeReply
+
+    with FakeChatServer() as llm:
+        server = Server(
+            tmp_path / "home",
+            extra_env={
+                "ROLEPLAY_LLM_BASE_URL": llm.url,
+                "ROLEPLAY_PERSONA_MODEL": "fake-customer",
+                "ROLEPLAY_LLM_MAX_RETRIES": "0",
+            },
+        ).start()
+        context = browser.new_context()
+        page = context.new_page()
+        try:
+            llm.enqueue(
+                "Hi. My laptop arrived with a cracked screen. Order A1042.", FakeReply(status=503)
+            )
+            open_invite(page, server.invite("practice"))
+            page.click("#start")
+            page.wait_for_selector('#chat [data-testid="bot"]')
+            say(page, "Hello Dana, I'm so sorry about that.", expect_reply=False)
+            page.wait_for_selector("#status:has-text('The customer could not reply')")
+            assert "Your message is saved" in page.inner_text("#status")
+            assert "Hello Dana, I'm so sorry about that." in page.inner_text("#chat")
+            shot(page, "backend-failure")
+            llm.enqueue("Fine. So what are you going to do?")
+            page.click("#retry")
+            page.wait_for_selector('#chat [data-testid="bot"]:has-text("So what are you")')
+            page.reload()  # and it was all stored
+            page.wait_for_selector('#chat [data-testid="bot"]:has-text("So what are you")')
+            assert "Hello Dana, I'm so sorry about that." in page.inner_text("#chat")
+        finally:
+            context.close()
+            server.stop()

@@ -35,6 +35,7 @@ class Server:
     home: Path
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
@@ -43,7 +44,7 @@ class Server:
     @property
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("ROLEPLAY_", "OPENAI_"))}
-        return {**env, "ROLEPLAY_HOME": str(self.home)}
+        return {**env, "ROLEPLAY_HOME": str(self.home), **self.extra_env}
 
     def start(self) -> Server:
         self.home.mkdir(parents=True, exist_ok=True)
