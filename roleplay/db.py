@@ -112,3 +112,31 @@ class Grade(Base):
     rubric_hash: Mapped[str | None] = mapped_column(String(32), nullable=True)
     report: Mapped[dict[str, object] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Override(Base):
+    """A reviewer's change to one criterion's score. The original report is never edited."""
+
+    __tablename__ = "overrides"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"))
+    criterion: Mapped[str] = mapped_column(String(64))
+    old_score: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    new_score: Mapped[int] = mapped_column(Integer)
+    note: Mapped[str] = mapped_column(Text)
+    by_user: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class PersonaVersion(Base):
+    """A persona saved from the trainer's studio. Versions are never overwritten."""
+
+    __tablename__ = "persona_versions"
+    __table_args__ = (UniqueConstraint("persona_id", "version"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    persona_id: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+    content_hash: Mapped[str] = mapped_column(String(32))
+    yaml: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session as DBSession
 from sqlalchemy.orm import sessionmaker
 
 from roleplay.config import Settings
-from roleplay.db import Grade, Invite, Login, Session, TurnRow, User, utcnow
+from roleplay.db import Grade, Invite, Login, Override, Session, TurnRow, User, utcnow
 from roleplay.errors import InputError, NotFound, RoleplayError
 from roleplay.transcript import TokenUsage, Transcript, Turn
 
@@ -380,11 +380,55 @@ class Store:
                 row.status, row.error = "failed", error
                 db.commit()
 
+    def add_override(
+        self,
+        session_id: int,
+        criterion: str,
+        old_score: int | None,
+        new_score: int,
+        note: str,
+        by_user: str,
+    ) -> None:
+        with self._db() as db:
+            db.add(
+                Override(
+                    session_id=session_id,
+                    criterion=criterion,
+                    old_score=old_score,
+                    new_score=new_score,
+                    note=note,
+                    by_user=by_user,
+                )
+            )
+            db.commit()
+
+    def overrides(self, session_id: int) -> list[OverrideInfo]:
+        with self._db() as db:
+            rows = db.scalars(
+                select(Override).where(Override.session_id == session_id).order_by(Override.id)
+            ).all()
+            return [
+                OverrideInfo(
+                    r.criterion, r.old_score, r.new_score, r.note, r.by_user, _aware(r.created_at)
+                )
+                for r in rows
+            ]
+
     def grade(self, session_id: int) -> tuple[str, dict[str, Any] | None, str | None] | None:
         """(status, report, error) or None when grading has not started."""
         with self._db() as db:
             row = db.scalar(select(Grade).where(Grade.session_id == session_id))
             return None if row is None else (row.status, row.report, row.error)
+
+
+@dataclass(frozen=True)
+class OverrideInfo:
+    criterion: str
+    old_score: int | None
+    new_score: int
+    note: str
+    by_user: str
+    created_at: datetime
 
 
 def _mode(value: str) -> Mode:

@@ -42,7 +42,7 @@ def talk(service: CandidateService, token: str, session_id: int, messages: list[
 def test_migrations_are_named_recorded_and_idempotent(store: Store, db_url: str) -> None:
     with store.engine.connect() as conn:
         assert conn.execute(text("select version_num from alembic_version")).scalar() == (
-            "0001_initial"
+            "0002_overrides_versions"
         )
     Store.open(db_url).close()  # a second start applies nothing and breaks nothing
 
@@ -187,3 +187,30 @@ def test_backend_failure_keeps_the_candidate_turn(store: Store, library: Persona
         assert store.turns(info.id)[-1].text == "Fine. What now?"
         assert store.session(info.id).engine == "llm" and store.session(info.id).model == "fake"
         svc.close()
+
+
+def test_upgrading_an_existing_database_keeps_its_data(db_url: str) -> None:
+    from importlib import resources
+    from pathlib import Path
+
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import create_engine
+
+    engine = create_engine(db_url)
+    config = Config()
+    config.set_main_option(
+        "script_location", str(Path(str(resources.files("roleplay").joinpath("migrations"))))
+    )
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0001_initial")  # a database from the first release
+    old = Store(engine)
+    token = old.create_invite("damaged-laptop", "practice", candidate_name="Early")
+    engine.dispose()
+
+    upgraded = Store.open(db_url)
+    assert upgraded.invite_for_token(token) is not None
+    with upgraded.engine.connect() as conn:
+        assert conn.execute(text("select count(*) from overrides")).scalar() == 0
+    upgraded.close()

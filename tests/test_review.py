@@ -1,0 +1,106 @@
+"""The reviewer's service: overrides with an audit trail, filters, cohort, compare, exports."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+
+import pytest
+
+from roleplay.candidate import CandidateService
+from roleplay.config import Settings
+from roleplay.errors import InputError
+from roleplay.library import PersonaLibrary
+from roleplay.review import ReviewService
+from roleplay.store import Store
+from tests import scripts
+
+
+@pytest.fixture
+def graded(db_url: str, library: PersonaLibrary) -> Iterator[tuple[Store, dict[str, int]]]:
+    """Three finished, graded damaged-laptop sessions: good, rude, and robotic-ish."""
+    store = Store.open(db_url)
+    svc = CandidateService(store, Settings.from_env({"ROLEPLAY_HOME": "/tmp/x"}), library)
+    ids: dict[str, int] = {}
+    for name, script in [
+        ("Ann", scripts.GOOD),
+        ("Rob", scripts.RUDE),
+        ("Pia", scripts.POLICY_ONLY),
+    ]:
+        token = store.create_invite("damaged-laptop", "assessment", candidate_name=name)
+        info, _ = svc.start(token)
+        for message in script:
+            if store.session(info.id).status != "active":
+                break
+            list(svc.send(token, info.id, message))
+        if store.session(info.id).status == "active":
+            svc.end(token, info.id)
+        ids[name] = info.id
+    svc.wait_for_grading()
+    svc.close()
+    yield store, ids
+    store.close()
+
+
+def test_override_keeps_the_original_and_recomputes_the_overall(
+    graded: tuple[Store, dict[str, int]],
+) -> None:
+    store, ids = graded
+    review = ReviewService(store)
+    before = review.report(ids["Rob"])
+    assert before is not None and not before.passed
+    with pytest.raises(InputError, match="a note is required"):
+        review.override(ids["Rob"], "calmness", 5, "  ", "rita")
+    after = review.override(ids["Rob"], "calmness", 5, "customer was abusive first", "rita")
+    assert after.score("calmness").score == 5 and after.score("calmness").source == "override"
+    assert after.overall > before.overall
+    weights = {c.criterion: c.weight for c in after.criteria}
+    expected = sum(weights[c.criterion] * ((c.score or 1) - 1) / 4 for c in after.criteria)
+    assert after.overall == round(expected / sum(weights.values()) * 100, 1)
+    stored = store.grade(ids["Rob"])
+    assert stored is not None and stored[1] is not None
+    original = next(c for c in stored[1]["criteria"] if c["criterion"] == "calmness")
+    assert original["score"] == before.score("calmness").score  # the original stays
+    audit = store.overrides(ids["Rob"])
+    assert [(o.old_score, o.new_score, o.by_user, o.note) for o in audit] == [
+        (before.score("calmness").score, 5, "rita", "customer was abusive first")
+    ]
+
+
+def test_filters_and_sorting(graded: tuple[Store, dict[str, int]]) -> None:
+    store, _ = graded
+    review = ReviewService(store)
+    by_overall = review.rows(sort="overall")
+    overalls = [r.overall for r in by_overall]
+    assert overalls == sorted(overalls, reverse=True)  # type: ignore[type-var]
+    assert by_overall[0].candidate == "Ann" and by_overall[0].passed is True
+    failed = review.rows(passed=False)
+    assert {r.candidate for r in failed} == {"Rob", "Pia"}
+    assert [r.candidate for r in review.rows(candidate="an")] == ["Ann"]
+    assert {r.outcome for r in review.rows(outcome="resolved")} == {"resolved"}
+    assert review.rows(persona="cancelled-flight") == []
+    assert [r.candidate for r in review.rows(sort="candidate", descending=False)] == [
+        "Ann",
+        "Pia",
+        "Rob",
+    ]
+
+
+def test_cohort_compare_mood_and_exports(graded: tuple[Store, dict[str, int]]) -> None:
+    store, ids = graded
+    review = ReviewService(store)
+    cohort = dict((name, (mine, others)) for name, mine, others in review.cohort(ids["Ann"]))
+    assert cohort["Calmness"][0] == 5 and cohort["Calmness"][1] is not None
+    headers, body = review.compare([ids["Ann"], ids["Rob"]])
+    assert headers == ["criterion", f"Ann (#{ids['Ann']})", f"Rob (#{ids['Rob']})"]
+    assert body[-1] == ["passed", "yes", "no"]
+    moods = review.mood_series(ids["Rob"])
+    assert moods[0][1] == -3 and moods[-1][1] <= -4
+    rows = review.rows()
+    parsed = list(csv.DictReader(io.StringIO(review.export_csv(rows))))
+    assert {r["candidate"] for r in parsed} == {"Ann", "Rob", "Pia"}
+    assert json.loads(review.export_json(rows))[0]["persona"] == "damaged-laptop"
+    page = review.session_html(ids["Ann"])
+    assert "<h2>Transcript</h2>" in page and "Grade report" in page
