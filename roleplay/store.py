@@ -287,10 +287,15 @@ class Store:
 
     def session(self, session_id: int) -> SessionInfo:
         with self._db() as db:
-            row = db.get(Session, session_id)
-            if row is None:
+            found = db.execute(
+                select(Session, Invite.candidate_name, Grade.status, Grade.overall, Grade.passed)
+                .join(Invite, Invite.id == Session.invite_id)
+                .outerjoin(Grade, Grade.session_id == Session.id)
+                .where(Session.id == session_id)
+            ).first()
+            if found is None:
                 raise NotFound(f"no session {session_id}")
-            return _session_info(row)
+            return _session_info(*found)
 
     def add_turn(self, session_id: int, idx: int, turn: Turn) -> None:
         """Commit one turn now. Idempotent for the same index (a retried write)."""

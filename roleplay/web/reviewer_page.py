@@ -1,79 +1,412 @@
-"""The reviewer's sessions page: every session with its status and grade, and one session's
-transcript and report. Reached only by reviewers and admins (checked by the server)."""
+"""The reviewer's dashboard: sessions to filter and export, a session's transcript and report
+with evidence links and plots, overrides with an audit trail, comparisons and invites.
+
+Handlers call :class:`roleplay.review.ReviewService`; the server lets only reviewers and
+admins reach this page. Everything from candidates, personas and notes is escaped.
+"""
 
 from __future__ import annotations
 
 import html
+import tempfile
+from http.cookies import SimpleCookie
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
+import pandas as pd
 
+from roleplay.errors import RoleplayError
+from roleplay.library import PersonaLibrary
+from roleplay.review import FLAG_FILTERS, ReviewService, SessionRow
 from roleplay.store import Store
 
-COLUMNS = ["session", "candidate", "persona", "mode", "status", "outcome", "overall", "passed"]
+COLUMNS = [
+    "session",
+    "candidate",
+    "persona",
+    "mode",
+    "date",
+    "status",
+    "outcome",
+    "overall",
+    "passed",
+    "flags",
+]
+OUTCOMES = ["resolved", "escalated", "abandoned", "candidate_closed", "max_turns", "time_limit"]
+SORTS = ["date", "candidate", "persona", "overall", "outcome"]
+ANY = "any"
+
+CSS = """
+.transcript .turn{padding:.4em .6em;margin:.3em 0;border-radius:6px;border:1px solid #ddd}
+.transcript .customer{background:#f6f6f6}.transcript .candidate{background:#fff8ef}
+.transcript .cited{border:2px solid #e67e22}.transcript .turn:target{outline:3px solid #2a7ae2}
+.transcript .meta{font-size:.85em;color:#555}
+"""
 
 
-def _rows(store: Store) -> list[list[Any]]:
-    return [
+def _user(request: gr.Request, store: Store) -> str:
+    from roleplay.web.server import COOKIE
+
+    cookie = SimpleCookie(request.headers.get("cookie", ""))
+    token = cookie[COOKIE].value if COOKIE in cookie else None
+    user = store.user_for_login(token)
+    if user is None:
+        raise gr.Error("Your sign-in has expired; sign in again.")
+    return user.name
+
+
+def _table(rows: list[SessionRow]) -> pd.DataFrame:
+    return pd.DataFrame(
         [
-            s.id,
-            s.candidate_name or "",
-            s.persona_id,
-            s.mode,
-            s.status,
-            s.outcome or "",
-            s.overall if s.overall is not None else "",
-            "" if s.passed is None else s.passed,
-        ]
-        for s in store.list_sessions()
-    ]
+            [
+                r.id,
+                r.candidate,
+                r.persona,
+                r.mode,
+                r.date,
+                r.status,
+                r.outcome,
+                "" if r.overall is None else r.overall,
+                "" if r.passed is None else r.passed,
+                ", ".join(r.flags),
+            ]
+            for r in rows
+        ],
+        columns=COLUMNS,
+    )
 
 
-def _session_markdown(store: Store, session_id: int) -> str:
+def session_view(review: ReviewService, session_id: int) -> str:
+    """The transcript with moods and cited turns, then each criterion with evidence links."""
+    store = review.store
     transcript = store.transcript(session_id)
-    lines = [
-        f"### Session {session_id}: {html.escape(transcript.persona)}, "
-        f"outcome {transcript.outcome or 'in progress'}",
-        "",
+    report = review.report(session_id)
+    cited = {e.turn for c in (report.criteria if report else []) for e in c.evidence}
+    info = store.session(session_id)
+    parts = [
+        f"<h3>Session {session_id}: {html.escape(info.candidate_name or 'candidate')} · "
+        f"{html.escape(transcript.persona)} · {html.escape(info.mode)} · outcome "
+        f"{html.escape(transcript.outcome or 'in progress')}</h3>",
+        '<div class="transcript">',
     ]
-    for i, turn in enumerate(transcript.turns):
-        who = "Customer" if turn.speaker == "customer" else "Candidate"
-        mood = (
-            f" (mood {turn.mood})" if turn.speaker == "customer" and turn.mood is not None else ""
+    for i, t in enumerate(transcript.turns):
+        who = "Customer" if t.speaker == "customer" else "Candidate"
+        meta = f"turn {i} · {who}"
+        if t.speaker == "customer" and t.mood is not None:
+            meta += f" · mood {t.mood_before}→{t.mood}"
+            if t.move:
+                meta += f" · {html.escape(str(t.move))}"
+        if t.speaker == "candidate" and t.acts:
+            meta += " · " + html.escape(", ".join(a.kind.value for a in t.acts))
+        cls = f"turn {t.speaker}{' cited' if i in cited else ''}"
+        parts.append(
+            f'<div class="{cls}" id="turn-{i}"><div class="meta">{meta}</div>'
+            f"{html.escape(t.text)}</div>"
         )
-        lines.append(f"{i}. **{who}**{mood}: {html.escape(turn.text)}")
-    state = store.grade(session_id)
-    if state and state[1]:
-        report = state[1]
-        lines += [
-            "",
-            f"**Overall {report['overall']:.0f}/100, "
-            f"{'passed' if report['passed'] else 'not passed'}**",
-        ]
-        for c in report["criteria"]:
-            score = f"{c['score']}/5" if c.get("score") is not None else "n/a"
-            lines.append(f"- {html.escape(c['name'])}: {score}, {html.escape(c['rationale'])}")
-    return "\n".join(lines)
+    parts.append("</div>")
+    if report is None:
+        parts.append("<p>Not graded yet.</p>")
+        return "".join(parts)
+    verdict = "passed" if report.passed else "not passed"
+    parts.append(
+        f'<h3 id="overall">Overall {report.overall:.1f}/100, {verdict} '
+        f"(pass mark {report.pass_mark:.0f})</h3><table><tr><th>Criterion</th>"
+        "<th>Score</th><th>Level</th><th>Rationale and evidence</th></tr>"
+    )
+    for c in report.criteria:
+        links = "".join(
+            f'<li><a class="evidence" href="#turn-{e.turn}">turn {e.turn}</a>: '
+            f"“{html.escape(e.quote)}”</li>"
+            for e in c.evidence
+        )
+        source = " (override)" if c.source == "override" else ""
+        parts.append(
+            f"<tr><td>{html.escape(c.name)}</td><td>{c.shown}{source}</td>"
+            f"<td>{html.escape(c.level)}</td><td>{html.escape(c.rationale)}"
+            f"<ul>{links}</ul></td></tr>"
+        )
+    parts.append("</table>")
+    if report.flags:
+        parts.append(
+            "<h4>Flags</h4><ul>"
+            + "".join(
+                f"<li><b>{html.escape(f.kind)}</b>{' (blocker)' if f.blocker else ''}: "
+                f"{html.escape(f.detail)}"
+                + (
+                    " — "
+                    + ", ".join(
+                        f'<a class="evidence" href="#turn-{t}">turn {t}</a>' for t in f.turns
+                    )
+                    if f.turns
+                    else ""
+                )
+                + "</li>"
+                for f in report.flags
+            )
+            + "</ul>"
+        )
+    audit = store.overrides(session_id)
+    if audit:
+        parts.append(
+            '<h4>Audit trail</h4><ul id="audit">'
+            + "".join(
+                f"<li>{o.created_at:%Y-%m-%d %H:%M} {html.escape(o.by_user)} changed "
+                f"{html.escape(o.criterion)} from {o.old_score} to {o.new_score}: "
+                f"{html.escape(o.note)}</li>"
+                for o in audit
+            )
+            + "</ul>"
+        )
+    p = report.provenance
+    parts.append(
+        f"<p class='meta'>Graded {p.graded_at:%Y-%m-%d %H:%M} UTC by "
+        f"{html.escape(p.engine)}{' / ' + html.escape(p.model) if p.model else ''}; "
+        f"rubric {html.escape(p.rubric_id)} v{p.rubric_version} "
+        f"({html.escape(p.rubric_hash)}); persona version "
+        f"{html.escape(info.persona_version)}; engine {html.escape(info.engine)}.</p>"
+    )
+    return "".join(parts)
 
 
-def build(store: Store) -> gr.Blocks:
-    page = gr.Blocks(title="Roleplay Evaluator: sessions")
+def build(store: Store, library: PersonaLibrary) -> gr.Blocks:
+    review = ReviewService(store)
+    exports = Path(tempfile.mkdtemp(prefix="roleplay-exports-"))
+    page = gr.Blocks(title="Roleplay Evaluator: reviewer")
     with page:
-        gr.Markdown("## Sessions\n[Sign out](/logout)")
-        table = gr.Dataframe(headers=COLUMNS, value=None, interactive=False, elem_id="sessions")
-        with gr.Row():
-            pick = gr.Number(label="Session", precision=0, elem_id="pick")
-            open_btn = gr.Button("Open", elem_id="open")
-        detail = gr.Markdown(elem_id="detail")
-        page.load(lambda: _rows(store), outputs=table)
+        gr.HTML(f"<style>{CSS}</style>", padding=False)
+        gr.Markdown("## Reviewer dashboard · [Sign out](/logout)")
+        with gr.Tabs() as tabs:
+            with gr.Tab("Sessions", id="sessions-tab"):
+                with gr.Row():
+                    f_candidate = gr.Textbox(label="Candidate", elem_id="f-candidate")
+                    f_persona = gr.Dropdown(
+                        [ANY, *[p.id for p in library]],
+                        value=ANY,
+                        label="Persona",
+                        elem_id="f-persona",
+                    )
+                    f_mode = gr.Dropdown(
+                        [ANY, "practice", "assessment"], value=ANY, label="Mode", elem_id="f-mode"
+                    )
+                    f_outcome = gr.Dropdown(
+                        [ANY, *OUTCOMES], value=ANY, label="Outcome", elem_id="f-outcome"
+                    )
+                    f_passed = gr.Dropdown(
+                        [ANY, "passed", "failed"], value=ANY, label="Result", elem_id="f-passed"
+                    )
+                    f_flag = gr.Dropdown(
+                        [ANY, *FLAG_FILTERS], value=ANY, label="Flag", elem_id="f-flag"
+                    )
+                    f_sort = gr.Dropdown(SORTS, value="date", label="Sort by", elem_id="f-sort")
+                apply = gr.Button("Apply filters", elem_id="apply")
+                table = gr.Dataframe(headers=COLUMNS, interactive=False, elem_id="sessions")
+                with gr.Row():
+                    csv_btn = gr.Button("Export CSV", elem_id="export-csv")
+                    json_btn = gr.Button("Export JSON", elem_id="export-json")
+                download = gr.File(label="Export", elem_id="export-file")
+            with gr.Tab("Session", id="session-tab"):
+                with gr.Row():
+                    pick = gr.Number(label="Session id", precision=0, elem_id="pick")
+                    open_btn = gr.Button("Open session", elem_id="open")
+                    print_btn = gr.Button("Printable report", elem_id="print")
+                detail = gr.HTML(elem_id="detail")
+                with gr.Row():
+                    mood_plot = gr.LinePlot(
+                        x="turn",
+                        y="mood",
+                        title="Customer mood",
+                        y_lim=[-5, 5],
+                        elem_id="mood-plot",
+                    )
+                    cohort_plot = gr.BarPlot(
+                        x="criterion",
+                        y="score",
+                        color="who",
+                        title="Scores against the persona's cohort",
+                        elem_id="cohort-plot",
+                    )
+                with gr.Row():
+                    o_criterion = gr.Dropdown(
+                        [], label="Criterion to override", elem_id="o-criterion"
+                    )
+                    o_score = gr.Number(
+                        label="New score (1-5)",
+                        precision=0,
+                        minimum=1,
+                        maximum=5,
+                        elem_id="o-score",
+                    )
+                    o_note = gr.Textbox(label="Note (required)", elem_id="o-note")
+                    o_btn = gr.Button("Override", elem_id="override")
+                printable = gr.File(label="Printable report", elem_id="print-file")
+            with gr.Tab("Compare", id="compare-tab"):
+                c_ids = gr.Textbox(
+                    label="Session ids (same persona), e.g. 3, 5, 8", elem_id="c-ids"
+                )
+                c_btn = gr.Button("Compare", elem_id="compare")
+                c_table = gr.Dataframe(interactive=False, elem_id="compare-table")
+            with gr.Tab("Invite", id="invite-tab"):
+                with gr.Row():
+                    i_persona = gr.Dropdown(
+                        [p.id for p in library], label="Persona", elem_id="i-persona"
+                    )
+                    i_mode = gr.Radio(
+                        ["practice", "assessment"], value="practice", label="Mode", elem_id="i-mode"
+                    )
+                    i_candidate = gr.Textbox(label="Candidate name", elem_id="i-candidate")
+                    i_attempts = gr.Number(
+                        value=1, precision=0, minimum=1, label="Attempts", elem_id="i-attempts"
+                    )
+                    i_limit = gr.Number(
+                        value=None, label="Time limit (minutes, optional)", elem_id="i-limit"
+                    )
+                i_btn = gr.Button("Create invite link", elem_id="i-create")
+                i_link = gr.Textbox(label="Invite link", interactive=False, elem_id="i-link")
 
-        def on_open(session_id: float | None) -> str:
+        filters = [f_candidate, f_persona, f_mode, f_outcome, f_passed, f_flag, f_sort]
+
+        def current_rows(
+            candidate: str, persona: str, mode: str, outcome: str, passed: str, flag: str, sort: str
+        ) -> list[SessionRow]:
+            return review.rows(
+                candidate=candidate or "",
+                persona=None if persona == ANY else persona,
+                mode=None if mode == ANY else mode,
+                outcome=None if outcome == ANY else outcome,
+                passed=None if passed == ANY else passed == "passed",
+                flag=None if flag == ANY else flag,
+                sort=sort,  # type: ignore[arg-type]
+                descending=sort in ("date", "overall"),
+            )
+
+        def on_filter(*values: str) -> pd.DataFrame:
+            return _table(current_rows(*values))
+
+        page.load(on_filter, inputs=filters, outputs=table)
+        apply.click(on_filter, inputs=filters, outputs=table)
+
+        def export(kind: str, *values: str) -> str:
+            rows = current_rows(*values)
+            path = exports / f"sessions.{kind}"
+            path.write_text(
+                review.export_csv(rows) if kind == "csv" else review.export_json(rows),
+                encoding="utf-8",
+            )
+            return str(path)
+
+        csv_btn.click(lambda *v: export("csv", *v), inputs=filters, outputs=download)
+        json_btn.click(lambda *v: export("json", *v), inputs=filters, outputs=download)
+
+        def on_open(session_id: float | None) -> tuple[Any, ...]:
             if session_id is None:
-                return ""
+                raise gr.Error("Enter a session id.")
+            sid = int(session_id)
             try:
-                return _session_markdown(store, int(session_id))
-            except Exception as exc:  # a bad id is a message, not a crash
-                raise gr.Error(str(exc)) from None
+                view = session_view(review, sid)
+            except RoleplayError as exc:
+                raise gr.Error(exc.message) from None
+            moods = pd.DataFrame(review.mood_series(sid), columns=["turn", "mood"])
+            # One bar per criterion and series, side by side (never stacked: scores are 1-5).
+            cohort_rows = []
+            for name, mine, others in review.cohort(sid):
+                if mine is not None:
+                    cohort_rows.append([f"{name} · candidate", mine, "this candidate"])
+                if others is not None:
+                    cohort_rows.append([f"{name} · cohort", others, "cohort mean"])
+            cohort = pd.DataFrame(cohort_rows, columns=["criterion", "score", "who"])
+            report = review.report(sid)
+            criteria = [c.criterion for c in report.criteria] if report else []
+            return (
+                view,
+                moods,
+                cohort,
+                gr.update(choices=criteria, value=criteria[0] if criteria else None),
+            )
 
-        open_btn.click(on_open, inputs=pick, outputs=detail)
+        open_btn.click(on_open, inputs=pick, outputs=[detail, mood_plot, cohort_plot, o_criterion])
+
+        def on_select(evt: gr.SelectData, frame: pd.DataFrame) -> tuple[Any, ...]:
+            row = evt.index[0] if isinstance(evt.index, list | tuple) else evt.index
+            sid = int(frame.iloc[int(row)]["session"])
+            return (gr.Tabs(selected="session-tab"), sid, *on_open(sid))
+
+        table.select(
+            on_select,
+            inputs=table,
+            outputs=[tabs, pick, detail, mood_plot, cohort_plot, o_criterion],
+        )
+
+        def on_override(
+            session_id: float | None,
+            criterion: str | None,
+            score: float | None,
+            note: str,
+            request: gr.Request,
+        ) -> tuple[Any, ...]:
+            if session_id is None or criterion is None or score is None:
+                raise gr.Error("Open a session and choose a criterion and a score.")
+            try:
+                review.override(int(session_id), criterion, int(score), note, _user(request, store))
+            except RoleplayError as exc:
+                raise gr.Error(exc.message) from None
+            return (*on_open(session_id), "")
+
+        o_btn.click(
+            on_override,
+            inputs=[pick, o_criterion, o_score, o_note],
+            outputs=[detail, mood_plot, cohort_plot, o_criterion, o_note],
+        )
+
+        def on_print(session_id: float | None) -> str:
+            if session_id is None:
+                raise gr.Error("Open a session first.")
+            path = exports / f"session-{int(session_id)}.html"
+            path.write_text(review.session_html(int(session_id)), encoding="utf-8")
+            return str(path)
+
+        print_btn.click(on_print, inputs=pick, outputs=printable)
+
+        def on_compare(ids: str) -> pd.DataFrame:
+            try:
+                numbers = [int(x) for x in ids.replace(",", " ").split()]
+            except ValueError:
+                raise gr.Error("Session ids are whole numbers, separated by commas.") from None
+            if len(numbers) < 2:
+                raise gr.Error("Give at least two session ids.")
+            try:
+                headers, body = review.compare(numbers)
+            except RoleplayError as exc:
+                raise gr.Error(exc.message) from None
+            return pd.DataFrame(body, columns=headers)
+
+        c_btn.click(on_compare, inputs=c_ids, outputs=c_table)
+
+        def on_invite(
+            persona: str | None,
+            mode: str,
+            candidate: str,
+            attempts: float | None,
+            limit: float | None,
+            request: gr.Request,
+        ) -> str:
+            if not persona:
+                raise gr.Error("Choose a persona.")
+            try:
+                token = store.create_invite(
+                    persona,
+                    mode,
+                    candidate_name=candidate or None,
+                    attempts=int(attempts or 1),
+                    time_limit_minutes=limit or None,
+                    created_by=_user(request, store),
+                )
+            except RoleplayError as exc:
+                raise gr.Error(exc.message) from None
+            host = request.headers.get("host", "127.0.0.1:7860")
+            return f"http://{host}/candidate/?token={token}"
+
+        i_btn.click(
+            on_invite, inputs=[i_persona, i_mode, i_candidate, i_attempts, i_limit], outputs=i_link
+        )
     return page

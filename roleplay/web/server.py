@@ -127,7 +127,7 @@ def build_app(settings: Settings | None = None) -> App:
     candidate_blocks = candidate_page.build(candidates)
     candidate_blocks.queue(default_concurrency_limit=64)
     gr.mount_gradio_app(api, candidate_blocks, path="/candidate", **mount)
-    reviewer_blocks = reviewer_page.build(store)
+    reviewer_blocks = reviewer_page.build(store, library)
     reviewer_blocks.queue(default_concurrency_limit=16)
     gr.mount_gradio_app(api, reviewer_blocks, path="/reviewer", **mount)
     return App(api, store, candidates)
