@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from grading.grader import grade, make_judge
-from grading.rubric import get_rubric
 from roleplay.actors import Event
+from roleplay.catalog import Catalog
 from roleplay.config import Settings
 from roleplay.conversation import Conversation, make_actor
 from roleplay.errors import RoleplayError
@@ -48,6 +48,7 @@ class CandidateService:
         self.store = store
         self.settings = settings
         self.library = library
+        self.catalog = Catalog(store, library)
         self._live: dict[int, Conversation] = {}
         self._locks: dict[int, threading.Lock] = {}
         self._guard = threading.Lock()
@@ -70,8 +71,13 @@ class CandidateService:
             raise AccessDenied("this session does not belong to your invite")
         return info
 
-    def _persona(self, invite: InviteInfo) -> Persona:
-        persona = self.library.get(invite.persona_id)
+    def _persona(self, invite: InviteInfo, info: SessionInfo | None = None) -> Persona:
+        """The persona for a new session (latest version) or for ``info`` (its own version)."""
+        persona = (
+            self.catalog.persona_version(invite.persona_id, info.persona_version)
+            if info is not None
+            else self.catalog.persona(invite.persona_id)
+        )
         if invite.time_limit_minutes is not None:
             limits = persona.limits.model_copy(
                 update={"time_limit_minutes": invite.time_limit_minutes}
@@ -86,9 +92,9 @@ class CandidateService:
     # ------------------------------------------------------------------ views
     def view(self, token: str | None) -> CandidateView:
         invite = self._invite(token)
-        persona = self._persona(invite)
         sessions = self.store.sessions_for_invite(invite.id)
         current = sessions[-1] if sessions else None
+        persona = self._persona(invite, current)
         if current is not None and current.status == "active":
             self._expire_if_over_time(invite, current)
             current = self.store.session(current.id)
@@ -118,7 +124,7 @@ class CandidateService:
                 "this invite cannot start another conversation",
                 hint="ask the person who invited you for a new link",
             )
-        persona = view.persona
+        persona = self._persona(view.invite)  # a new session runs the latest version
         seed = random.SystemRandom().randrange(1_000_000)
         actor = make_actor(persona, self.settings, seed=seed)
         info = self.store.start_session(
@@ -147,7 +153,7 @@ class CandidateService:
     def _conversation(self, invite: InviteInfo, info: SessionInfo) -> Conversation:
         convo = self._live.get(info.id)
         if convo is None:
-            persona = self._persona(invite)
+            persona = self._persona(invite, info)
             actor = make_actor(persona, self.settings, seed=info.seed)
             convo = Conversation.resume(
                 persona,
@@ -220,11 +226,13 @@ class CandidateService:
         """Grade a finished session and store the report (runs in the background)."""
         try:
             transcript = self.store.transcript(session_id)
-            persona = self.library.get(transcript.persona)
+            persona = self.catalog.persona_version(
+                transcript.persona, transcript.persona_version or ""
+            )
             report = grade(
                 transcript,
                 persona,
-                get_rubric("default"),
+                self.catalog.rubric("default"),
                 judge=make_judge(self.settings),
                 samples=self.settings.judge_samples,
                 prices=self.settings.prices,

@@ -25,7 +25,18 @@ from sqlalchemy.orm import Session as DBSession
 from sqlalchemy.orm import sessionmaker
 
 from roleplay.config import Settings
-from roleplay.db import Grade, Invite, Login, Override, Session, TurnRow, User, utcnow
+from roleplay.db import (
+    Grade,
+    Invite,
+    Login,
+    Override,
+    PersonaVersion,
+    RubricVersion,
+    Session,
+    TurnRow,
+    User,
+    utcnow,
+)
 from roleplay.errors import InputError, NotFound, RoleplayError
 from roleplay.transcript import TokenUsage, Transcript, Turn
 
@@ -150,6 +161,22 @@ class Store:
             except IntegrityError:
                 raise InputError("NAME", "name", f"a user named {name!r} already exists") from None
         return UserInfo(name, _role(role))
+
+    def list_users(self) -> list[UserInfo]:
+        with self._db() as db:
+            return [
+                UserInfo(u.name, _role(u.role))
+                for u in db.scalars(select(User).order_by(User.name)).all()
+            ]
+
+    def remove_user(self, name: str) -> None:
+        """Delete an account and its sign-ins (sessions they reviewed keep their audit)."""
+        with self._db() as db:
+            user = db.scalar(select(User).where(User.name == name))
+            if user is None:
+                raise NotFound(f"no user {name!r}")
+            db.delete(user)
+            db.commit()
 
     def authenticate(self, name: str, password: str) -> UserInfo | None:
         with self._db() as db:
@@ -419,6 +446,66 @@ class Store:
                 for r in rows
             ]
 
+    # ------------------------------------------------------------------ versions
+    @staticmethod
+    def _version_table(kind: VersionKind) -> tuple[Any, Any]:
+        if kind == "persona":
+            return PersonaVersion, PersonaVersion.persona_id
+        return RubricVersion, RubricVersion.rubric_id
+
+    def save_version(
+        self, kind: VersionKind, item_id: str, yaml_text: str, content_hash: str, user: str
+    ) -> int:
+        """Store a new version (never overwriting one); returns its number."""
+        table, id_col = self._version_table(kind)
+        with self._db() as db:
+            latest = db.scalar(select(func.max(table.version)).where(id_col == item_id)) or 0
+            row = table(
+                version=latest + 1, content_hash=content_hash, yaml=yaml_text, created_by=user
+            )
+            setattr(row, id_col.key, item_id)
+            db.add(row)
+            db.commit()
+            return int(latest + 1)
+
+    def versions(self, kind: VersionKind, item_id: str | None = None) -> list[VersionInfo]:
+        """Saved versions, oldest first (of one item, or of all)."""
+        table, id_col = self._version_table(kind)
+        query = select(table).order_by(id_col, table.version)
+        if item_id is not None:
+            query = query.where(id_col == item_id)
+        with self._db() as db:
+            return [
+                VersionInfo(
+                    getattr(r, id_col.key),
+                    r.version,
+                    r.content_hash,
+                    r.yaml,
+                    r.created_by,
+                    _aware(r.created_at),
+                )
+                for r in db.scalars(query).all()
+            ]
+
+    def version_by_hash(self, kind: VersionKind, content_hash: str) -> VersionInfo | None:
+        table, id_col = self._version_table(kind)
+        with self._db() as db:
+            r = db.scalar(
+                select(table)
+                .where(table.content_hash == content_hash)
+                .order_by(table.version.desc())
+            )
+            if r is None:
+                return None
+            return VersionInfo(
+                getattr(r, id_col.key),
+                r.version,
+                r.content_hash,
+                r.yaml,
+                r.created_by,
+                _aware(r.created_at),
+            )
+
     def grade(self, session_id: int) -> tuple[str, dict[str, Any] | None, str | None] | None:
         """(status, report, error) or None when grading has not started."""
         with self._db() as db:
@@ -434,6 +521,19 @@ class OverrideInfo:
     note: str
     by_user: str
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    item_id: str
+    version: int
+    content_hash: str
+    yaml: str
+    created_by: str
+    created_at: datetime
+
+
+VersionKind = Literal["persona", "rubric"]
 
 
 def _mode(value: str) -> Mode:

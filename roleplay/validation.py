@@ -150,6 +150,13 @@ def load_yaml_mapping(path: Path, what: str) -> tuple[dict[str, Any] | None, lis
         ]
     except OSError as exc:
         return None, [Problem(file, "(file)", f"cannot be read: {exc.strerror}")]
+    return parse_yaml_mapping(text, file, what)
+
+
+def parse_yaml_mapping(
+    text: str, file: str, what: str
+) -> tuple[dict[str, Any] | None, list[Problem]]:
+    """Parse YAML text (a file's, or an editor's) that must hold a mapping; never raises."""
     try:
         data = yaml.safe_load(text)
     except yaml.MarkedYAMLError as exc:

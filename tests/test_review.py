@@ -6,6 +6,7 @@ import csv
 import io
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -81,6 +82,8 @@ def test_filters_and_sorting(graded: tuple[Store, dict[str, int]]) -> None:
     assert [r.candidate for r in review.rows(candidate="an")] == ["Ann"]
     assert {r.outcome for r in review.rows(outcome="resolved")} == {"resolved"}
     assert review.rows(persona="cancelled-flight") == []
+    assert review.rows(since=datetime.now(UTC) + timedelta(days=1)) == []
+    assert len(review.rows(since=datetime.now(UTC) - timedelta(days=1))) == 3
     assert [r.candidate for r in review.rows(sort="candidate", descending=False)] == [
         "Ann",
         "Pia",

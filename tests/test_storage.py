@@ -42,7 +42,7 @@ def talk(service: CandidateService, token: str, session_id: int, messages: list[
 def test_migrations_are_named_recorded_and_idempotent(store: Store, db_url: str) -> None:
     with store.engine.connect() as conn:
         assert conn.execute(text("select version_num from alembic_version")).scalar() == (
-            "0002_overrides_versions"
+            "0003_rubric_versions"
         )
     Store.open(db_url).close()  # a second start applies nothing and breaks nothing
 

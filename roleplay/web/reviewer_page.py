@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import html
 import tempfile
-from http.cookies import SimpleCookie
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 import pandas as pd
 
+from roleplay.catalog import Catalog
 from roleplay.errors import RoleplayError
-from roleplay.library import PersonaLibrary
 from roleplay.review import FLAG_FILTERS, ReviewService, SessionRow
 from roleplay.store import Store
+from roleplay.web.auth import current_user
 
 COLUMNS = [
     "session",
@@ -43,17 +44,6 @@ CSS = """
 .transcript .cited{border:2px solid #e67e22}.transcript .turn:target{outline:3px solid #2a7ae2}
 .transcript .meta{font-size:.85em;color:#555}
 """
-
-
-def _user(request: gr.Request, store: Store) -> str:
-    from roleplay.web.server import COOKIE
-
-    cookie = SimpleCookie(request.headers.get("cookie", ""))
-    token = cookie[COOKIE].value if COOKIE in cookie else None
-    user = store.user_for_login(token)
-    if user is None:
-        raise gr.Error("Your sign-in has expired; sign in again.")
-    return user.name
 
 
 def _table(rows: list[SessionRow]) -> pd.DataFrame:
@@ -169,7 +159,7 @@ def session_view(review: ReviewService, session_id: int) -> str:
     return "".join(parts)
 
 
-def build(store: Store, library: PersonaLibrary) -> gr.Blocks:
+def build(store: Store, catalog: Catalog) -> gr.Blocks:
     review = ReviewService(store)
     exports = Path(tempfile.mkdtemp(prefix="roleplay-exports-"))
     page = gr.Blocks(title="Roleplay Evaluator: reviewer")
@@ -181,7 +171,7 @@ def build(store: Store, library: PersonaLibrary) -> gr.Blocks:
                 with gr.Row():
                     f_candidate = gr.Textbox(label="Candidate", elem_id="f-candidate")
                     f_persona = gr.Dropdown(
-                        [ANY, *[p.id for p in library]],
+                        [ANY, *catalog.persona_ids()],
                         value=ANY,
                         label="Persona",
                         elem_id="f-persona",
@@ -198,6 +188,7 @@ def build(store: Store, library: PersonaLibrary) -> gr.Blocks:
                     f_flag = gr.Dropdown(
                         [ANY, *FLAG_FILTERS], value=ANY, label="Flag", elem_id="f-flag"
                     )
+                    f_since = gr.Textbox(label="From date (YYYY-MM-DD)", elem_id="f-since")
                     f_sort = gr.Dropdown(SORTS, value="date", label="Sort by", elem_id="f-sort")
                 apply = gr.Button("Apply filters", elem_id="apply")
                 table = gr.Dataframe(headers=COLUMNS, interactive=False, elem_id="sessions")
@@ -249,7 +240,7 @@ def build(store: Store, library: PersonaLibrary) -> gr.Blocks:
             with gr.Tab("Invite", id="invite-tab"):
                 with gr.Row():
                     i_persona = gr.Dropdown(
-                        [p.id for p in library], label="Persona", elem_id="i-persona"
+                        catalog.persona_ids(), label="Persona", elem_id="i-persona"
                     )
                     i_mode = gr.Radio(
                         ["practice", "assessment"], value="practice", label="Mode", elem_id="i-mode"
@@ -264,12 +255,28 @@ def build(store: Store, library: PersonaLibrary) -> gr.Blocks:
                 i_btn = gr.Button("Create invite link", elem_id="i-create")
                 i_link = gr.Textbox(label="Invite link", interactive=False, elem_id="i-link")
 
-        filters = [f_candidate, f_persona, f_mode, f_outcome, f_passed, f_flag, f_sort]
+        filters = [f_candidate, f_persona, f_mode, f_outcome, f_passed, f_flag, f_since, f_sort]
 
         def current_rows(
-            candidate: str, persona: str, mode: str, outcome: str, passed: str, flag: str, sort: str
+            candidate: str,
+            persona: str,
+            mode: str,
+            outcome: str,
+            passed: str,
+            flag: str,
+            since: str,
+            sort: str,
         ) -> list[SessionRow]:
+            try:
+                start = (
+                    datetime.strptime(since.strip(), "%Y-%m-%d").replace(tzinfo=UTC)
+                    if since and since.strip()
+                    else None
+                )
+            except ValueError:
+                raise gr.Error("Write the date as YYYY-MM-DD, e.g. 2026-11-24.") from None
             return review.rows(
+                since=start,
                 candidate=candidate or "",
                 persona=None if persona == ANY else persona,
                 mode=None if mode == ANY else mode,
@@ -284,6 +291,14 @@ def build(store: Store, library: PersonaLibrary) -> gr.Blocks:
             return _table(current_rows(*values))
 
         page.load(on_filter, inputs=filters, outputs=table)
+        # personas saved in the studio since the server started appear without a restart
+        page.load(
+            lambda: (
+                gr.update(choices=[ANY, *catalog.persona_ids()]),
+                gr.update(choices=catalog.persona_ids()),
+            ),
+            outputs=[f_persona, i_persona],
+        )
         apply.click(on_filter, inputs=filters, outputs=table)
 
         def export(kind: str, *values: str) -> str:
@@ -347,7 +362,9 @@ def build(store: Store, library: PersonaLibrary) -> gr.Blocks:
             if session_id is None or criterion is None or score is None:
                 raise gr.Error("Open a session and choose a criterion and a score.")
             try:
-                review.override(int(session_id), criterion, int(score), note, _user(request, store))
+                review.override(
+                    int(session_id), criterion, int(score), note, current_user(request, store)
+                )
             except RoleplayError as exc:
                 raise gr.Error(exc.message) from None
             return (*on_open(session_id), "")
@@ -399,7 +416,7 @@ def build(store: Store, library: PersonaLibrary) -> gr.Blocks:
                     candidate_name=candidate or None,
                     attempts=int(attempts or 1),
                     time_limit_minutes=limit or None,
-                    created_by=_user(request, store),
+                    created_by=current_user(request, store),
                 )
             except RoleplayError as exc:
                 raise gr.Error(exc.message) from None

@@ -18,9 +18,10 @@ from roleplay.candidate import CandidateService
 from roleplay.config import Settings
 from roleplay.library import PersonaLibrary
 from roleplay.store import Store, UserInfo
-from roleplay.web import candidate_page, reviewer_page
+from roleplay.studio import StudioService
+from roleplay.web import admin_page, candidate_page, reviewer_page, studio_page
+from roleplay.web.auth import COOKIE
 
-COOKIE = "roleplay_login"
 #: Which roles may open which path prefixes. Everything else is public (candidate, health).
 PROTECTED: dict[str, tuple[str, ...]] = {
     "/reviewer": ("reviewer", "admin"),
@@ -54,7 +55,7 @@ class App:
 
 
 def _home_for(user: UserInfo) -> str:
-    return {"reviewer": "/reviewer/", "trainer": "/studio/", "admin": "/reviewer/"}[user.role]
+    return {"reviewer": "/reviewer/", "trainer": "/studio/", "admin": "/admin/"}[user.role]
 
 
 def build_app(settings: Settings | None = None) -> App:
@@ -127,9 +128,15 @@ def build_app(settings: Settings | None = None) -> App:
     candidate_blocks = candidate_page.build(candidates)
     candidate_blocks.queue(default_concurrency_limit=64)
     gr.mount_gradio_app(api, candidate_blocks, path="/candidate", **mount)
-    reviewer_blocks = reviewer_page.build(store, library)
+    reviewer_blocks = reviewer_page.build(store, candidates.catalog)
     reviewer_blocks.queue(default_concurrency_limit=16)
     gr.mount_gradio_app(api, reviewer_blocks, path="/reviewer", **mount)
+    studio_blocks = studio_page.build(StudioService(store, settings, candidates.catalog))
+    studio_blocks.queue(default_concurrency_limit=8)
+    gr.mount_gradio_app(api, studio_blocks, path="/studio", **mount)
+    admin_blocks = admin_page.build(store)
+    admin_blocks.queue(default_concurrency_limit=4)
+    gr.mount_gradio_app(api, admin_blocks, path="/admin", **mount)
     return App(api, store, candidates)
 
 
