@@ -21,6 +21,21 @@ SortKey = Literal["date", "candidate", "persona", "overall", "outcome"]
 FLAG_FILTERS = ("policy_violation", "injection_attempt", "unstable_score", "closed_unresolved")
 
 
+#: The columns of a session row, in the dashboard table and in exports.
+COLUMNS = [
+    "session",
+    "candidate",
+    "persona",
+    "mode",
+    "date",
+    "status",
+    "outcome",
+    "overall",
+    "passed",
+    "flags",
+]
+
+
 @dataclass(frozen=True)
 class SessionRow:
     id: int
@@ -33,6 +48,21 @@ class SessionRow:
     overall: float | None
     passed: bool | None
     flags: list[str] = field(default_factory=list)
+
+    def cells(self) -> list[Any]:
+        """The row's values in :data:`COLUMNS` order, blanks for what is not graded yet."""
+        return [
+            self.id,
+            self.candidate,
+            self.persona,
+            self.mode,
+            self.date,
+            self.status,
+            self.outcome,
+            "" if self.overall is None else self.overall,
+            "" if self.passed is None else self.passed,
+            "; ".join(self.flags),
+        ]
 
 
 class ReviewService:
@@ -196,35 +226,8 @@ class ReviewService:
     def export_csv(rows: list[SessionRow]) -> str:
         buffer = io.StringIO()
         writer = csv.writer(buffer)
-        writer.writerow(
-            [
-                "id",
-                "candidate",
-                "persona",
-                "mode",
-                "date",
-                "status",
-                "outcome",
-                "overall",
-                "passed",
-                "flags",
-            ]
-        )
-        for r in rows:
-            writer.writerow(
-                [
-                    r.id,
-                    r.candidate,
-                    r.persona,
-                    r.mode,
-                    r.date,
-                    r.status,
-                    r.outcome,
-                    "" if r.overall is None else r.overall,
-                    "" if r.passed is None else r.passed,
-                    ";".join(r.flags),
-                ]
-            )
+        writer.writerow(COLUMNS)
+        writer.writerows(r.cells() for r in rows)
         return buffer.getvalue()
 
     @staticmethod

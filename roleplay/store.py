@@ -312,14 +312,18 @@ class Store:
             db.commit()
             return _session_info(row)
 
+    @staticmethod
+    def _sessions_query() -> Any:
+        """Sessions with the invite's candidate name and the grade's status and result."""
+        return (
+            select(Session, Invite.candidate_name, Grade.status, Grade.overall, Grade.passed)
+            .join(Invite, Invite.id == Session.invite_id)
+            .outerjoin(Grade, Grade.session_id == Session.id)
+        )
+
     def session(self, session_id: int) -> SessionInfo:
         with self._db() as db:
-            found = db.execute(
-                select(Session, Invite.candidate_name, Grade.status, Grade.overall, Grade.passed)
-                .join(Invite, Invite.id == Session.invite_id)
-                .outerjoin(Grade, Grade.session_id == Session.id)
-                .where(Session.id == session_id)
-            ).first()
+            found = db.execute(self._sessions_query().where(Session.id == session_id)).first()
             if found is None:
                 raise NotFound(f"no session {session_id}")
             return _session_info(*found)
@@ -377,13 +381,8 @@ class Store:
 
     def list_sessions(self) -> list[SessionInfo]:
         with self._db() as db:
-            rows = db.execute(
-                select(Session, Invite.candidate_name, Grade.status, Grade.overall, Grade.passed)
-                .join(Invite, Invite.id == Session.invite_id)
-                .outerjoin(Grade, Grade.session_id == Session.id)
-                .order_by(Session.id.desc())
-            ).all()
-            return [_session_info(s, name, gs, ov, ps) for s, name, gs, ov, ps in rows]
+            rows = db.execute(self._sessions_query().order_by(Session.id.desc())).all()
+            return [_session_info(*row) for row in rows]
 
     # ------------------------------------------------------------------ grades
     def grade_pending(self, session_id: int) -> None:

@@ -13,7 +13,7 @@ from roleplay.config import Settings
 from roleplay.library import PersonaLibrary
 from roleplay.store import Store
 from tests import scripts
-from tests.web_helpers import Server, browser_or_skip, shot
+from tests.web_helpers import Server, browser_or_skip, shot, sign_in
 
 XSS = "<script>alert(1)</script>"
 
@@ -46,13 +46,6 @@ def server(tmp_path: Path, library: PersonaLibrary) -> Iterator[Server]:
     )
     yield srv
     srv.stop()
-
-
-def sign_in(page: Any, server: Server, name: str, password: str) -> None:
-    page.goto(server.url + "/login")
-    page.fill("#name", name)
-    page.fill("#password", password)
-    page.click("#signin")
 
 
 def test_reviewer_filters_opens_follows_evidence_overrides_and_exports(

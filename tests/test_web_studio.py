@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from roleplay.library import builtin_dir
-from tests.web_helpers import Server, browser_or_skip, shot
+from tests.web_helpers import Server, browser_or_skip, shot, sign_in
 
 LAPTOP = (builtin_dir() / "damaged-laptop.yaml").read_text(encoding="utf-8")
 
@@ -28,13 +28,6 @@ def server(tmp_path: Path) -> Iterator[Server]:
     )
     yield srv
     srv.stop()
-
-
-def sign_in(page: Any, server: Server, name: str, password: str) -> None:
-    page.goto(server.url + "/login")
-    page.fill("#name", name)
-    page.fill("#password", password)
-    page.click("#signin")
 
 
 def set_editor(page: Any, text: str) -> None:

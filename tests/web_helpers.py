@@ -146,3 +146,10 @@ def say(page: Any, text: str, *, expect_reply: bool = True) -> None:
 def open_invite(page: Any, url: str) -> None:
     page.goto(url)
     page.wait_for_selector("#briefing h2", timeout=30000)
+
+
+def sign_in(page: Any, server: Server, name: str, password: str) -> None:
+    page.goto(server.url + "/login")
+    page.fill("#name", name)
+    page.fill("#password", password)
+    page.click("#signin")

@@ -18,22 +18,10 @@ import pandas as pd
 
 from roleplay.catalog import Catalog
 from roleplay.errors import RoleplayError
-from roleplay.review import FLAG_FILTERS, ReviewService, SessionRow
+from roleplay.review import COLUMNS, FLAG_FILTERS, ReviewService, SessionRow
 from roleplay.store import Store
 from roleplay.web.auth import current_user
 
-COLUMNS = [
-    "session",
-    "candidate",
-    "persona",
-    "mode",
-    "date",
-    "status",
-    "outcome",
-    "overall",
-    "passed",
-    "flags",
-]
 OUTCOMES = ["resolved", "escalated", "abandoned", "candidate_closed", "max_turns", "time_limit"]
 SORTS = ["date", "candidate", "persona", "overall", "outcome"]
 ANY = "any"
@@ -47,24 +35,7 @@ CSS = """
 
 
 def _table(rows: list[SessionRow]) -> pd.DataFrame:
-    return pd.DataFrame(
-        [
-            [
-                r.id,
-                r.candidate,
-                r.persona,
-                r.mode,
-                r.date,
-                r.status,
-                r.outcome,
-                "" if r.overall is None else r.overall,
-                "" if r.passed is None else r.passed,
-                ", ".join(r.flags),
-            ]
-            for r in rows
-        ],
-        columns=COLUMNS,
-    )
+    return pd.DataFrame([r.cells() for r in rows], columns=COLUMNS)
 
 
 def session_view(review: ReviewService, session_id: int) -> str:
