@@ -49,7 +49,7 @@ class SessionRow:
     passed: bool | None
     flags: list[str] = field(default_factory=list)
 
-    def cells(self) -> list[Any]:
+    def cells(self, flag_separator: str = ", ") -> list[Any]:
         """The row's values in :data:`COLUMNS` order, blanks for what is not graded yet."""
         return [
             self.id,
@@ -61,7 +61,7 @@ class SessionRow:
             self.outcome,
             "" if self.overall is None else self.overall,
             "" if self.passed is None else self.passed,
-            "; ".join(self.flags),
+            flag_separator.join(self.flags),
         ]
 
 
@@ -226,8 +226,8 @@ class ReviewService:
     def export_csv(rows: list[SessionRow]) -> str:
         buffer = io.StringIO()
         writer = csv.writer(buffer)
-        writer.writerow(COLUMNS)
-        writer.writerows(r.cells() for r in rows)
+        writer.writerow(["id", *COLUMNS[1:]])  # the export's header names the id "id"
+        writer.writerows(r.cells(";") for r in rows)
         return buffer.getvalue()
 
     @staticmethod
