@@ -59,6 +59,12 @@ def test_practice_candidate_resolves_and_sees_the_grade(page: Any, server: Serve
         say(page, message)
     page.wait_for_selector("#status:has-text('Conversation ended')")
     assert "resolved" in page.inner_text("#status")
+    # the candidate cannot share or bulk-copy the conversation out of the page
+    labels = [
+        b.get_attribute("aria-label") or "" for b in page.locator("#chat button.icon-button").all()
+    ]
+    assert "" not in labels, labels  # Gradio's share button is the one without a label
+    assert "Copy conversation" not in labels, labels
     page.wait_for_selector("#result:has-text('Your result')", timeout=30000)
     result = page.inner_text("#result")
     assert "passed" in result and "Calmness" in result

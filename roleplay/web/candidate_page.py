@@ -70,8 +70,14 @@ def build(service: CandidateService) -> gr.Blocks:
         start_btn = gr.Button(
             "Start the conversation", variant="primary", visible=False, elem_id="start"
         )
+        # No share or copy-all buttons: a candidate's conversation is not theirs to publish.
         chat = gr.Chatbot(
-            label="Conversation", visible=False, elem_id="chat", render_markdown=False, height=420
+            label="Conversation",
+            visible=False,
+            elem_id="chat",
+            render_markdown=False,
+            height=420,
+            buttons=["copy"],
         )
         with gr.Row(visible=False) as composer:
             message = gr.Textbox(
