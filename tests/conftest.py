@@ -12,6 +12,9 @@ import pytest
 from roleplay.library import PersonaLibrary, builtin_dir
 from roleplay.persona import Persona
 
+#: The environment as the user set it, before each test's isolation removes LLM settings.
+ORIGINAL_ENV = dict(os.environ)
+
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
