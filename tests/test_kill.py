@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from roleplay.store import Store
 from tests import scripts
-from tests.web_helpers import Server, browser_or_skip, open_invite, say, shot
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    yield from browser_or_skip()
+from tests.web_helpers import Server, open_invite, say, shot
 
 
 def test_server_killed_mid_conversation_loses_no_turn(browser: Any, tmp_path: Path) -> None:

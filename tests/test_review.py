@@ -17,6 +17,7 @@ from roleplay.library import PersonaLibrary
 from roleplay.review import ReviewService
 from roleplay.store import Store
 from tests import scripts
+from tests.scripts import talk
 
 
 @pytest.fixture
@@ -32,10 +33,7 @@ def graded(db_url: str, library: PersonaLibrary) -> Iterator[tuple[Store, dict[s
     ]:
         token = store.create_invite("damaged-laptop", "assessment", candidate_name=name)
         info, _ = svc.start(token)
-        for message in script:
-            if store.session(info.id).status != "active":
-                break
-            list(svc.send(token, info.id, message))
+        talk(svc, token, info.id, script)
         if store.session(info.id).status == "active":
             svc.end(token, info.id)
         ids[name] = info.id

@@ -16,6 +16,7 @@ from roleplay.library import PersonaLibrary
 from roleplay.store import Store, token_hash
 from roleplay.testing import FakeChatServer, FakeReply
 from tests import scripts
+from tests.scripts import talk
 
 
 @pytest.fixture
@@ -30,13 +31,6 @@ def service(store: Store, library: PersonaLibrary) -> Iterator[CandidateService]
     svc = CandidateService(store, Settings.from_env({"ROLEPLAY_HOME": "/tmp/x"}), library)
     yield svc
     svc.close()
-
-
-def talk(service: CandidateService, token: str, session_id: int, messages: list[str]) -> None:
-    for message in messages:
-        if service.store.session(session_id).status != "active":
-            break
-        list(service.send(token, session_id, message))
 
 
 def test_migrations_are_named_recorded_and_idempotent(store: Store, db_url: str) -> None:

@@ -9,12 +9,7 @@ from typing import Any
 import pytest
 
 from tests import scripts
-from tests.web_helpers import Server, browser_or_skip, open_invite, say, shot
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    yield from browser_or_skip()
+from tests.web_helpers import Server, open_invite, say, shot
 
 
 @pytest.fixture

@@ -13,14 +13,10 @@ from roleplay.config import Settings
 from roleplay.library import PersonaLibrary
 from roleplay.store import Store
 from tests import scripts
-from tests.web_helpers import Server, browser_or_skip, shot, sign_in
+from tests.scripts import talk
+from tests.web_helpers import Server, shot, sign_in
 
 XSS = "<script>alert(1)</script>"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    yield from browser_or_skip()
 
 
 @pytest.fixture
@@ -34,10 +30,7 @@ def server(tmp_path: Path, library: PersonaLibrary) -> Iterator[Server]:
     ]:
         token = store.create_invite("damaged-laptop", "assessment", candidate_name=name)
         info, _ = svc.start(token)
-        for message in script:
-            if store.session(info.id).status != "active":
-                break
-            list(svc.send(token, info.id, message))
+        talk(svc, token, info.id, script)
     svc.wait_for_grading()
     svc.close()
     store.close()

@@ -9,14 +9,9 @@ from typing import Any
 import pytest
 
 from roleplay.library import builtin_dir
-from tests.web_helpers import Server, browser_or_skip, shot, sign_in
+from tests.web_helpers import Server, shot, sign_in
 
 LAPTOP = (builtin_dir() / "damaged-laptop.yaml").read_text(encoding="utf-8")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    yield from browser_or_skip()
 
 
 @pytest.fixture
