@@ -12,7 +12,9 @@ from collections.abc import Iterable
 
 from pydantic import BaseModel, Field
 
-from roleplay.persona import ActKind, Persona, compile_pattern
+from roleplay import patterns
+from roleplay.patterns import Match
+from roleplay.persona import ActKind, Persona
 
 _I = re.IGNORECASE
 
@@ -235,25 +237,25 @@ def negated(text: str, start: int) -> bool:
     return bool(_NEGATORS.search(" ".join(words)))
 
 
-def affirmed(pattern: re.Pattern[str], text: str) -> re.Match[str] | None:
-    """First match of ``pattern`` in ``text`` that is not negated in its clause."""
-    for match in pattern.finditer(text):
+def affirmed(pattern: str, text: str) -> Match | None:
+    """First match of a trainer's ``pattern`` in ``text`` that is not negated in its clause."""
+    for match in patterns.finditer(pattern, text):
         if not negated(text, match.start()):
             return match
     return None
 
 
-def any_affirmed(patterns: Iterable[str], text: str) -> re.Match[str] | None:
-    for pattern in patterns:
-        found = affirmed(compile_pattern(pattern), text)
+def any_affirmed(hints: Iterable[str], text: str) -> Match | None:
+    for pattern in hints:
+        found = affirmed(pattern, text)
         if found:
             return found
     return None
 
 
-def any_match(patterns: Iterable[str], text: str) -> re.Match[str] | None:
-    for pattern in patterns:
-        found = compile_pattern(pattern).search(text)
+def any_match(hints: Iterable[str], text: str) -> Match | None:
+    for pattern in hints:
+        found = patterns.search(pattern, text)
         if found:
             return found
     return None

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import string
 from collections.abc import Sequence
 from enum import StrEnum
@@ -297,8 +296,3 @@ class Persona(_Strict):
 def placeholders(template: str) -> list[str]:
     """The ``{names}`` used in a line; raises ValueError for malformed braces."""
     return [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
-
-
-def compile_pattern(pattern: str) -> re.Pattern[str]:
-    """Compile a trainer-written pattern the one way the product uses them."""
-    return re.compile(pattern, re.IGNORECASE)

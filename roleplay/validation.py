@@ -8,14 +8,15 @@ caller gets a list of :class:`~roleplay.errors.Problem`.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
+import regex
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from roleplay import patterns
 from roleplay.errors import Problem, ValidationFailed
 
 T = TypeVar("T")
@@ -153,11 +154,54 @@ def load_yaml_mapping(path: Path, what: str) -> tuple[dict[str, Any] | None, lis
     return parse_yaml_mapping(text, file, what)
 
 
+#: Persona and rubric files larger than this are refused before parsing.
+MAX_YAML_BYTES = 512 * 1024
+#: Mappings and lists nested deeper than this are refused before parsing (a persona needs 5).
+MAX_YAML_DEPTH = 32
+
+
+def _shape_problem(text: str) -> tuple[int, str] | None:
+    """(line, problem) when the YAML is nested deeper than :data:`MAX_YAML_DEPTH` or uses
+    aliases, read from the event stream (which, unlike building the data, does not
+    recurse). Aliases are refused because a few of them can expand into billions of
+    values once the data is walked."""
+    depth = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        line = event.start_mark.line + 1 if event.start_mark else 1
+        if isinstance(event, yaml.AliasEvent):
+            return line, (
+                "anchors and aliases (&name, *name) are not supported; write the value out"
+            )
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_YAML_DEPTH:
+                return line, (
+                    f"lists or mappings are nested more than {MAX_YAML_DEPTH} levels deep; "
+                    "remove the extra brackets"
+                )
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+    return None
+
+
 def parse_yaml_mapping(
     text: str, file: str, what: str
 ) -> tuple[dict[str, Any] | None, list[Problem]]:
     """Parse YAML text (a file's, or an editor's) that must hold a mapping; never raises."""
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > MAX_YAML_BYTES:
+        return None, [
+            Problem(
+                file,
+                "(file)",
+                f"the file is {size // 1024} KB; a {what} may be at most "
+                f"{MAX_YAML_BYTES // 1024} KB, so split it or remove what it does not need",
+            )
+        ]
     try:
+        shape = _shape_problem(text)
+        if shape is not None:
+            return None, [Problem(file, f"line {shape[0]}", shape[1])]
         data = yaml.safe_load(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -173,6 +217,8 @@ def parse_yaml_mapping(
         ]
     except yaml.YAMLError as exc:
         return None, [Problem(file, "(file)", f"YAML error: {exc}")]
+    except RecursionError:  # belt and braces: the shape check should have caught it
+        return None, [Problem(file, "(file)", "the YAML is nested too deeply to read")]
     if data is None:
         return None, [Problem(file, "(root)", f"the file is empty; write a {what} in it")]
     if not isinstance(data, dict):
@@ -188,17 +234,27 @@ def parse_yaml_mapping(
 
 
 def check_regex(file: str, field: str, pattern: Any) -> Iterator[Problem]:
-    """A problem if ``pattern`` is not a valid regular expression."""
+    """A problem if ``pattern`` is not a valid regular expression, or is so slow on simple
+    text that it could stall the server (catastrophic backtracking)."""
     if not isinstance(pattern, str):
         return
     try:
-        re.compile(pattern, re.IGNORECASE)
-    except re.error as exc:
+        patterns.compile_pattern(pattern)
+    except regex.error as exc:
         yield Problem(
             file,
             field,
-            f"invalid regular expression {pattern!r}: {exc.msg} at position {exc.pos}; "
+            f"invalid regular expression {pattern!r}: {getattr(exc, 'msg', exc)} at position "
+            f"{getattr(exc, 'pos', '?')}; "
             r"escape special characters such as ( [ + ? with a backslash",
+        )
+        return
+    if patterns.slow_pattern(pattern):
+        yield Problem(
+            file,
+            field,
+            f"regular expression {pattern!r} backtracks catastrophically (it stalls on "
+            "repeated characters); remove nested repetition such as (a|aa)+ or (x+)+",
         )
 
 

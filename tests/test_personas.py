@@ -234,6 +234,50 @@ def test_garbage_never_gives_a_traceback(tmp_path: Path, content: str | bytes) -
     assert lines and all(line.startswith(f"{path}:") for line in lines), lines
 
 
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("[" * 50_000, "nested more than 32 levels deep"),
+        ("id: " + "{a: " * 40 + "1" + "}" * 40 + "\n", "nested more than 32 levels deep"),
+        # a "billion laughs": nine aliases that expand to 10^9 strings once walked
+        (
+            "a: &a [x,x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\n"
+            "c: [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]\n",
+            "aliases (&name, *name) are not supported",
+        ),
+        ("id: x\nnotes: '" + "y" * 600_000 + "'\n", "may be at most 512 KB"),
+    ],
+)
+def test_hostile_yaml_is_refused_with_a_clear_problem(
+    tmp_path: Path, content: str, expected: str
+) -> None:
+    path = tmp_path / "hostile.yaml"
+    path.write_text(content, encoding="utf-8")
+    code, lines = validate(path)
+    assert code == 1
+    assert len(lines) == 1 and lines[0].startswith(f"{path}:") and expected in lines[0], lines
+
+
+def test_a_catastrophically_slow_pattern_is_refused(tmp_path: Path) -> None:
+    data = laptop_data()
+    data["scenario"]["facts"][0]["asked_by"] = ["(a|aa)+$"]
+    code, lines = validate(write(tmp_path, "p.yaml", data))
+    assert code == 1 and len(lines) == 1, lines
+    assert ":scenario.facts[0].asked_by[0]: " in lines[0]
+    assert "backtracks catastrophically" in lines[0]
+
+
+def test_a_slow_pattern_that_slipped_through_cannot_stall_a_message(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from roleplay import patterns
+
+    with caplog.at_level("WARNING", logger="roleplay.patterns"):
+        assert patterns.search("(a|aa)+$", "a" * 31 + "!") is None
+        assert list(patterns.finditer("(a|aa)+$", "a" * 31 + "!")) == []
+    assert caplog.text.count("timed out") == 2
+
+
 def test_missing_path_is_a_problem_not_a_crash(tmp_path: Path) -> None:
     code, lines = validate(tmp_path / "nope.yaml")
     assert code == 1 and "no such file" in lines[0]
