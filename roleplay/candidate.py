@@ -19,12 +19,15 @@ from grading.grader import grade, make_judge
 from roleplay.actors import Event
 from roleplay.catalog import Catalog
 from roleplay.config import Settings
-from roleplay.conversation import Conversation, make_actor
-from roleplay.errors import RoleplayError
+from roleplay.conversation import Conversation, TimeUp, make_actor
+from roleplay.errors import InvalidValue, RoleplayError
 from roleplay.library import PersonaLibrary
 from roleplay.persona import Persona
 from roleplay.store import InviteInfo, SessionInfo, Store
 from roleplay.transcript import Turn
+
+#: The longest message a candidate may send (a chat message, not a document).
+MAX_MESSAGE_CHARS = 2000
 
 
 class AccessDenied(RoleplayError):
@@ -106,7 +109,7 @@ class CandidateService:
         return CandidateView(invite, persona, current, turns, left, can_start)
 
     def _expire_if_over_time(self, invite: InviteInfo, info: SessionInfo) -> None:
-        limit = self._persona(invite).limits.time_limit_minutes
+        limit = self._persona(invite, info).limits.time_limit_minutes
         if limit is None:
             return
         if (datetime.now(UTC) - info.started_at).total_seconds() >= limit * 60:
@@ -166,9 +169,29 @@ class CandidateService:
             self._live[info.id] = convo
         return convo
 
+    def history(self, token: str | None, session_id: int) -> list[Turn]:
+        """Every turn of the candidate's own session, as stored (the page never trusts a
+        history sent by the browser)."""
+        invite = self._invite(token)
+        info = self._own_session(invite, session_id)
+        convo = self._live.get(info.id)
+        return list(convo.transcript.turns) if convo is not None else self.store.turns(info.id)
+
+    @staticmethod
+    def check_message(text: str) -> None:
+        """Raise a clear error for a message the service will not take."""
+        if len(text) > MAX_MESSAGE_CHARS:
+            raise InvalidValue(
+                "message",
+                f"your message is {len(text):,} characters long; the limit is "
+                f"{MAX_MESSAGE_CHARS:,}",
+                hint="split it into shorter messages",
+            )
+
     def send(self, token: str | None, session_id: int, text: str) -> Iterator[Event]:
         """The candidate's message; yields the customer's reply as it streams. The candidate's
         turn is stored before the reply is generated."""
+        self.check_message(text)
         invite = self._invite(token)
         info = self._own_session(invite, session_id)
         if info.status != "active":
@@ -176,8 +199,12 @@ class CandidateService:
         with self._lock(session_id):
             convo = self._conversation(invite, info)
             yield from self._catch_up(convo)
-            if text.strip():
-                yield from convo.send(text)
+            try:
+                if text.strip():
+                    yield from convo.send(text)
+            except TimeUp:
+                self._finish(session_id, "time_limit", convo)
+                raise
             if convo.ended and convo.outcome is not None:
                 self._finish(session_id, convo.outcome.value, convo)
 

@@ -13,11 +13,29 @@ import click
 from roleplay.actors import Delta, Event, Retract
 from roleplay.config import Settings
 from roleplay.conversation import Conversation, make_actor
-from roleplay.errors import BackendError, InputError, RoleplayError, ValidationFailed
+from roleplay.errors import (
+    BackendError,
+    InputError,
+    InvalidValue,
+    RoleplayError,
+    ValidationFailed,
+)
 from roleplay.library import PersonaLibrary, builtin_dir, check_paths
 from roleplay.persona import Persona
 from roleplay.transcript import Turn, read_transcript
 from roleplay.turnlog import TurnLog
+
+#: How the CLI names the values the services check (InvalidValue.field).
+_FLAGS = {
+    "role": "--role",
+    "mode": "--mode",
+    "attempts": "--attempts",
+    "time_limit": "--time-limit",
+    "candidate": "--candidate",
+    "persona": "--persona",
+    "name": "NAME",
+    "password": "password",
+}
 
 
 class _Group(click.Group):
@@ -29,6 +47,11 @@ class _Group(click.Group):
         except ValidationFailed as exc:
             for problem in exc.problems:
                 click.echo(str(problem), err=True)
+            sys.exit(exc.exit_code)
+        except InvalidValue as exc:
+            click.echo(f"error: {_FLAGS.get(exc.field, exc.field)}: {exc.message}", err=True)
+            if exc.hint:
+                click.echo(f"hint: {exc.hint}", err=True)
             sys.exit(exc.exit_code)
         except RoleplayError as exc:
             click.echo(f"error: {exc.message}", err=True)
@@ -353,6 +376,18 @@ def _store() -> Any:
     return Store.from_settings(_settings())
 
 
+def _accounts() -> Any:
+    from roleplay.accounts import AccountService
+
+    return AccountService(_store())
+
+
+def _read_password() -> str:
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\n")
+    return str(click.prompt("Password", hide_input=True, confirmation_prompt=True))
+
+
 @main.group(cls=_Group)
 def users() -> None:
     """Manage reviewer, trainer and admin accounts."""
@@ -364,12 +399,44 @@ def users() -> None:
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 def users_add(name: str, role: str, password_stdin: bool) -> None:
     """Add an account; the password is prompted for (or read from stdin)."""
-    if password_stdin or not sys.stdin.isatty():
-        password = sys.stdin.readline().rstrip("\n")
-    else:
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    user = _store().add_user(name, role, password)
+    user = _accounts().add_user(name, role, _read_password())
     click.echo(f"added {user.role} {user.name}")
+
+
+@users.command("list")
+def users_list() -> None:
+    """Print every account and its role."""
+    for user in _accounts().list_users():
+        click.echo(f"{user.name}\t{user.role}")
+
+
+@users.command("set-role")
+@click.argument("name")
+@click.option("--role", required=True, type=click.Choice(["reviewer", "trainer", "admin"]))
+def users_set_role(name: str, role: str) -> None:
+    """Change an account's role."""
+    user = _accounts().set_role(name, role)
+    click.echo(f"{user.name} is now {user.role}")
+
+
+@users.command("set-password")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def users_set_password(name: str, password_stdin: bool) -> None:
+    """Give an account a new password (its sign-ins end)."""
+    _accounts().set_password(name, _read_password())
+    click.echo(f"new password set for {name}; signed out everywhere")
+
+
+@users.command("remove")
+@click.argument("name")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def users_remove(name: str, yes: bool) -> None:
+    """Remove an account."""
+    if not yes:
+        click.confirm(f"Remove the account {name!r}?", abort=True)
+    _accounts().remove_user(name)
+    click.echo(f"removed {name}")
 
 
 @main.command()
@@ -392,10 +459,15 @@ def invite(
     base_url: str | None,
 ) -> None:
     """Create an invite link for a candidate."""
-    import os
+    from roleplay.catalog import Catalog
+    from roleplay.invites import InviteService
 
-    _library().get(persona_id)  # a clear error for an unknown persona
-    token = _store().create_invite(
+    settings = _settings()
+    if base_url:
+        settings = settings.model_copy(update={"public_url": base_url})
+    store = _store()
+    service = InviteService(store, Catalog(store, PersonaLibrary.default(settings)), settings)
+    made = service.create(
         persona_id,
         mode,
         candidate_name=candidate,
@@ -403,8 +475,7 @@ def invite(
         time_limit_minutes=time_limit,
         created_by="cli",
     )
-    base = base_url or os.environ.get("ROLEPLAY_PUBLIC_URL") or "http://127.0.0.1:7860"
-    click.echo(f"{base.rstrip('/')}/candidate/?token={token}")
+    click.echo(made.link)
 
 
 @main.command()

@@ -64,10 +64,36 @@ class Settings(BaseModel):
     database_url: str | None = Field(
         None, description="SQLAlchemy URL; default SQLite in ROLEPLAY_HOME."
     )
+    public_url: str | None = Field(
+        None,
+        description="The address candidates and reviewers use, e.g. https://roleplay.example.com. "
+        "Invite links are built from it, never from a request's Host header. ROLEPLAY_PUBLIC_URL.",
+    )
+    secure_cookies: bool | None = Field(
+        None,
+        description="Mark cookies Secure (HTTPS only). Default: on when ROLEPLAY_PUBLIC_URL is "
+        "https. ROLEPLAY_SECURE_COOKIES.",
+    )
+    rate_limit_storage: str = Field(
+        "memory://",
+        description="Where sign-in throttling counts failures (a `limits` storage URL, e.g. "
+        "redis://127.0.0.1:6379 for several replicas). ROLEPLAY_RATE_LIMIT_STORAGE.",
+    )
 
     @property
     def persona_engine(self) -> Literal["scripted", "llm"]:
         return "llm" if self.persona_model else "scripted"
+
+    @property
+    def tls(self) -> bool:
+        """Whether the product is served over HTTPS (cookies Secure, HSTS on)."""
+        if self.secure_cookies is not None:
+            return self.secure_cookies
+        return bool(self.public_url and self.public_url.lower().startswith("https://"))
+
+    def base_url(self) -> str:
+        """The public address, without a trailing slash."""
+        return (self.public_url or "http://127.0.0.1:7860").rstrip("/")
 
     @property
     def grader_engine(self) -> Literal["evidence", "evidence+llm"]:
@@ -89,6 +115,7 @@ class Settings(BaseModel):
             "persona_model": get("ROLEPLAY_PERSONA_MODEL"),
             "grader_model": get("ROLEPLAY_GRADER_MODEL"),
             "database_url": get("ROLEPLAY_DATABASE_URL"),
+            "public_url": get("ROLEPLAY_PUBLIC_URL"),
         }
         dirs = get("ROLEPLAY_PERSONAS_DIR")
         if dirs:
@@ -99,6 +126,8 @@ class Settings(BaseModel):
             ("ROLEPLAY_LLM_MAX_RETRIES", "llm_max_retries"),
             ("ROLEPLAY_HISTORY_TOKENS", "history_token_budget"),
             ("ROLEPLAY_JUDGE_SAMPLES", "judge_samples"),
+            ("ROLEPLAY_SECURE_COOKIES", "secure_cookies"),
+            ("ROLEPLAY_RATE_LIMIT_STORAGE", "rate_limit_storage"),
         ]:
             value = get(var)
             if value is not None:

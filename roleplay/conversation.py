@@ -35,6 +35,10 @@ class ConversationOver(RoleplayError):
     """A message was sent after the conversation ended."""
 
 
+class TimeUp(ConversationOver):
+    """A message arrived after the time limit: the conversation ends without reading it."""
+
+
 def make_actor(persona: Persona, settings: Settings, *, seed: int = 0) -> Actor:
     """The engine chosen by configuration: LLM when a persona model is set, else scripted."""
     scripted = ScriptedActor(persona, seed=seed)
@@ -137,6 +141,13 @@ class Conversation:
     def awaiting_retry(self) -> bool:
         return self._pending is not None
 
+    def minutes_left(self) -> float | None:
+        """Minutes before the persona's time limit; None when there is no limit."""
+        limit = self.persona.limits.time_limit_minutes
+        if limit is None:
+            return None
+        return limit - (self._clock() - self._t0) / 60
+
     @property
     def mood(self) -> int:
         return self.director.state.mood
@@ -168,8 +179,12 @@ class Conversation:
         text = text.strip()
         if not text:
             raise RoleplayError("empty message", hint="type something to the customer")
-        elapsed = (self._clock() - self._t0) / 60
-        decision = self.director.decide(text, elapsed_minutes=elapsed)
+        left = self.minutes_left()
+        if left is not None and left <= 0:
+            # The clock is checked before the message is read: a late message never counts.
+            self._finish(Outcome.time_limit)
+            raise TimeUp("time is up", hint="your last message arrived after the time limit")
+        decision = self.director.decide(text)
         self._record(
             Turn(
                 speaker="candidate",

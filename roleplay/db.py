@@ -65,8 +65,11 @@ class Session(Base):
     """One conversation a candidate had through an invite."""
 
     __tablename__ = "sessions"
+    __table_args__ = (UniqueConstraint("invite_id", "attempt", name="uq_sessions_invite_attempt"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     invite_id: Mapped[int] = mapped_column(ForeignKey("invites.id"))
+    #: 1, 2, ... within the invite; unique, so the database enforces the attempts allowed.
+    attempt: Mapped[int] = mapped_column(Integer)
     persona_id: Mapped[str] = mapped_column(String(64))
     persona_version: Mapped[str] = mapped_column(String(32))
     engine: Mapped[str] = mapped_column(String(20))

@@ -24,7 +24,8 @@ Endings:
   blaming or dismissive message; otherwise the customer gets one last warning), or more
   unhelpful turns in a row than the persona's patience; the breaking point says which.
 * ``candidate_closed``: the candidate closed (or ended the session) before a resolution.
-* ``max_turns`` / ``time_limit``: the persona's limits.
+* ``max_turns``: the persona's turn limit. (``time_limit`` is the conversation's: it owns
+  the clock, and checks it before a message is read.)
 """
 
 from __future__ import annotations
@@ -146,7 +147,7 @@ class Director:
                 self.state.stated.append(fact.id)
 
     # ------------------------------------------------------------------ one turn
-    def decide(self, text: str, *, elapsed_minutes: float = 0.0) -> Decision:
+    def decide(self, text: str) -> Decision:
         """Read one candidate message, update the state and return what happens next."""
         st = self.state
         if st.outcome is not None:
@@ -192,10 +193,10 @@ class Director:
         decision = Decision(
             acts=acts, mood_before=before, mood_after=st.mood, move=Move.complain, reasons=reasons
         )
-        self._choose(decision, found, elapsed_minutes)
+        self._choose(decision, found)
         return decision
 
-    def _choose(self, d: Decision, found: set[ActKind], elapsed: float) -> None:
+    def _choose(self, d: Decision, found: set[ActKind]) -> None:
         st, persona = self.state, self.persona
         hostile = bool(found & _HOSTILE)
 
@@ -237,7 +238,7 @@ class Director:
             st.accepted = d.accepted = res_id
             d.move = Move.accept
             d.reasons.append(f"acceptable offer {res_id!r}: accepted")
-            self._check_limits(d, elapsed)
+            self._check_limits(d)
             return
 
         if d.give_facts:
@@ -251,13 +252,10 @@ class Director:
             d.move = Move.demand
         else:
             d.move = Move.complain
-        self._check_limits(d, elapsed)
+        self._check_limits(d)
 
-    def _check_limits(self, d: Decision, elapsed: float) -> None:
-        limits = self.persona.limits
-        if limits.time_limit_minutes is not None and elapsed >= limits.time_limit_minutes:
-            self._end(d, Move.leave, Outcome.time_limit, "time limit reached")
-        elif self.state.candidate_turns >= limits.max_turns:
+    def _check_limits(self, d: Decision) -> None:
+        if self.state.candidate_turns >= self.persona.limits.max_turns:
             self._end(d, Move.leave, Outcome.max_turns, "turn limit reached")
 
     def _break(self, d: Decision, why: str) -> None:

@@ -53,6 +53,18 @@ class InputError(RoleplayError):
         super().__init__(str(self.problem))
 
 
+class InvalidValue(RoleplayError):
+    """A value someone typed (a form field, a command option) cannot be used.
+
+    ``field`` names the value in the product's own terms (``password``, ``role``, ``note``);
+    each face says it in its own words (a CLI flag, a form label).
+    """
+
+    def __init__(self, field: str, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.field = field
+
+
 class NotFound(RoleplayError):
     """A persona, rubric or session id that does not exist."""
 

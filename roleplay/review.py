@@ -8,9 +8,11 @@ import html
 import io
 import json
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import UTC, date, datetime, time
 from statistics import mean
 from typing import Any, Literal
+
+from pydantic import BaseModel, Field
 
 from grading.report import CriterionScore, GradeReport, overall_score, to_html
 from grading.rubric import get_rubric
@@ -65,6 +67,35 @@ class SessionRow:
         ]
 
 
+class RowFilter(BaseModel):
+    """Which sessions a reviewer wants to see, and in which order (the dashboard's filters,
+    and the query string of the export downloads)."""
+
+    candidate: str = Field("", max_length=120, description="Part of the candidate's name.")
+    persona: str | None = None
+    mode: Literal["practice", "assessment"] | None = None
+    outcome: str | None = None
+    passed: bool | None = None
+    flag: str | None = None
+    since: date | None = Field(None, description="Sessions started on or after this day (UTC).")
+    sort: SortKey = "date"
+
+    @property
+    def descending(self) -> bool:
+        return self.sort in ("date", "overall")
+
+
+#: A spreadsheet reads a cell starting with one of these as a formula.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value: Any) -> Any:
+    """A cell a spreadsheet shows as text: a leading formula character is quoted away."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
 class ReviewService:
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -112,6 +143,19 @@ class ReviewService:
         return report
 
     # ------------------------------------------------------------------ lists
+    def filtered(self, f: RowFilter) -> list[SessionRow]:
+        return self.rows(
+            candidate=f.candidate,
+            persona=f.persona,
+            mode=f.mode,
+            outcome=f.outcome,
+            passed=f.passed,
+            flag=f.flag,
+            since=datetime.combine(f.since, time(), UTC) if f.since else None,
+            sort=f.sort,
+            descending=f.descending,
+        )
+
     def rows(
         self,
         *,
@@ -227,7 +271,7 @@ class ReviewService:
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow(["id", *COLUMNS[1:]])  # the export's header names the id "id"
-        writer.writerows(r.cells(";") for r in rows)
+        writer.writerows([csv_safe(cell) for cell in r.cells(";")] for r in rows)
         return buffer.getvalue()
 
     @staticmethod

@@ -17,9 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Engine, create_engine, event, func, select
+from sqlalchemy import Engine, create_engine, delete, event, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DBSession
 from sqlalchemy.orm import sessionmaker
@@ -37,15 +35,13 @@ from roleplay.db import (
     User,
     utcnow,
 )
-from roleplay.errors import InputError, NotFound, RoleplayError
+from roleplay.errors import InvalidValue, NotFound, RoleplayError
 from roleplay.transcript import TokenUsage, Transcript, Turn
 
 Role = Literal["reviewer", "trainer", "admin"]
 ROLES: tuple[Role, ...] = ("reviewer", "trainer", "admin")
 Mode = Literal["practice", "assessment"]
 LOGIN_DAYS = 7
-
-_hasher = PasswordHasher()
 
 
 def token_hash(token: str) -> str:
@@ -146,21 +142,14 @@ class Store:
         return self._session()
 
     # ------------------------------------------------------------------ users
-    def add_user(self, name: str, role: str, password: str) -> UserInfo:
-        name = name.strip()
-        if role not in ROLES:
-            raise InputError("--role", "role", f"must be one of {', '.join(ROLES)}")
-        if not name or len(name) > 80:
-            raise InputError("NAME", "name", "give a user name of 1 to 80 characters")
-        if len(password) < 8:
-            raise InputError("password", "password", "use at least 8 characters")
+    def insert_user(self, name: str, role: Role, password_hash: str) -> UserInfo:
         with self._db() as db:
-            db.add(User(name=name, role=role, password_hash=_hasher.hash(password)))
+            db.add(User(name=name, role=role, password_hash=password_hash))
             try:
                 db.commit()
             except IntegrityError:
-                raise InputError("NAME", "name", f"a user named {name!r} already exists") from None
-        return UserInfo(name, _role(role))
+                raise InvalidValue("name", f"a user named {name!r} already exists") from None
+        return UserInfo(name, role)
 
     def list_users(self) -> list[UserInfo]:
         with self._db() as db:
@@ -169,26 +158,45 @@ class Store:
                 for u in db.scalars(select(User).order_by(User.name)).all()
             ]
 
+    def _user(self, db: DBSession, name: str) -> User:
+        user = db.scalar(select(User).where(User.name == name))
+        if user is None:
+            raise NotFound(f"no user {name!r}")
+        return user
+
     def remove_user(self, name: str) -> None:
         """Delete an account and its sign-ins (sessions they reviewed keep their audit)."""
         with self._db() as db:
-            user = db.scalar(select(User).where(User.name == name))
-            if user is None:
-                raise NotFound(f"no user {name!r}")
-            db.delete(user)
+            db.delete(self._user(db, name))
             db.commit()
 
-    def authenticate(self, name: str, password: str) -> UserInfo | None:
+    def set_role(self, name: str, role: Role) -> UserInfo:
         with self._db() as db:
-            user = db.scalar(select(User).where(User.name == name.strip()))
-            if user is None:
-                _hasher.hash(password)  # same cost whether or not the user exists
-                return None
-            try:
-                _hasher.verify(user.password_hash, password)
-            except (VerificationError, InvalidHashError):
-                return None
-            return UserInfo(user.name, _role(user.role))
+            self._user(db, name).role = role
+            db.commit()
+        return UserInfo(name, role)
+
+    def set_password_hash(self, name: str, password_hash: str) -> None:
+        with self._db() as db:
+            self._user(db, name).password_hash = password_hash
+            db.commit()
+
+    def user_with_hash(self, name: str) -> tuple[UserInfo, str] | None:
+        """The account and its password hash, for :class:`roleplay.accounts.AccountService`."""
+        with self._db() as db:
+            user = db.scalar(select(User).where(User.name == name))
+            return (
+                None
+                if user is None
+                else (UserInfo(user.name, _role(user.role)), user.password_hash)
+            )
+
+    def end_logins(self, name: str) -> None:
+        """Sign the account out everywhere."""
+        with self._db() as db:
+            user = self._user(db, name)
+            db.execute(delete(Login).where(Login.user_id == user.id))
+            db.commit()
 
     def create_login(self, name: str) -> str:
         token = secrets.token_urlsafe(32)
@@ -237,13 +245,8 @@ class Store:
         time_limit_minutes: float | None = None,
         created_by: str | None = None,
     ) -> str:
-        """Create an invite; returns the secret token (only its hash is stored)."""
-        if mode not in ("practice", "assessment"):
-            raise InputError("--mode", "mode", "must be practice or assessment")
-        if attempts < 1:
-            raise InputError("--attempts", "attempts", "must be at least 1")
-        if time_limit_minutes is not None and time_limit_minutes <= 0:
-            raise InputError("--time-limit", "time_limit", "must be more than 0 minutes")
+        """Store an invite (checked by :class:`roleplay.invites.InviteService`); returns the
+        secret token (only its hash is stored)."""
         token = secrets.token_urlsafe(24)
         with self._db() as db:
             db.add(
@@ -287,30 +290,41 @@ class Store:
     def start_session(
         self, invite: InviteInfo, *, persona_version: str, engine: str, model: str | None, seed: int
     ) -> SessionInfo:
-        with self._db() as db:
-            used = (
-                db.scalar(
-                    select(func.count()).select_from(Session).where(Session.invite_id == invite.id)
+        """A new attempt. The unique (invite, attempt) pair makes the database the judge
+        when several starts race for the last attempt: exactly one of them wins."""
+        no_attempts = RoleplayError(
+            "this invite has no attempts left",
+            hint="ask the person who invited you for a new link",
+        )
+        for _ in range(invite.attempts_allowed + 1):
+            with self._db() as db:
+                used = (
+                    db.scalar(
+                        select(func.count())
+                        .select_from(Session)
+                        .where(Session.invite_id == invite.id)
+                    )
+                    or 0
                 )
-                or 0
-            )
-            if used >= invite.attempts_allowed:
-                raise RoleplayError(
-                    "this invite has no attempts left",
-                    hint="ask the person who invited you for a new link",
+                if used >= invite.attempts_allowed:
+                    raise no_attempts
+                row = Session(
+                    invite_id=invite.id,
+                    attempt=used + 1,
+                    persona_id=invite.persona_id,
+                    persona_version=persona_version,
+                    engine=engine,
+                    model=model,
+                    seed=seed,
+                    mode=invite.mode,
                 )
-            row = Session(
-                invite_id=invite.id,
-                persona_id=invite.persona_id,
-                persona_version=persona_version,
-                engine=engine,
-                model=model,
-                seed=seed,
-                mode=invite.mode,
-            )
-            db.add(row)
-            db.commit()
-            return _session_info(row)
+                db.add(row)
+                try:
+                    db.commit()
+                except IntegrityError:
+                    continue  # another start took this attempt number first: count again
+                return _session_info(row)
+        raise no_attempts
 
     @staticmethod
     def _sessions_query() -> Any:

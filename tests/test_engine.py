@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from roleplay.actors import ScriptedActor
-from roleplay.conversation import Conversation, ConversationOver
+from roleplay.conversation import Conversation, ConversationOver, TimeUp
 from roleplay.director import Outcome
 from roleplay.errors import InputError
 from roleplay.persona import ActKind, Move, Persona
@@ -129,13 +129,20 @@ def test_max_turns(laptop: Persona) -> None:
     assert len(convo.transcript.candidate_turns()) <= 3
 
 
-def test_time_limit(laptop: Persona) -> None:
-    now = itertools.count(0, 600)  # every clock read is ten minutes later
-    convo = Conversation(laptop, ScriptedActor(laptop), clock=lambda: float(next(now)))
+def test_time_limit_is_checked_before_a_message_is_read(laptop: Persona) -> None:
+    now = [0.0]
+    convo = Conversation(laptop, ScriptedActor(laptop), clock=lambda: now[0])
     convo.start()
-    convo.say("Hello Dana, I'm sorry about the screen.")  # 10 minutes
-    convo.say("I understand, that must be stressful.")  # 20 minutes: the limit
+    now[0] = 19 * 60.0
+    convo.say("Hello Dana, I'm sorry about the screen.")  # 19 minutes: still in time
+    assert convo.minutes_left() == pytest.approx(1.0)
+    now[0] = 20 * 60.0  # the persona's 20-minute limit
+    with pytest.raises(TimeUp):
+        convo.say("I'll send you a replacement today.")
     assert convo.outcome == Outcome.time_limit
+    # the late message was not read: it is not in the transcript and moved nothing
+    assert convo.transcript.turns[-1].speaker == "customer"
+    assert all("replacement today" not in t.text for t in convo.transcript.turns)
 
 
 def test_no_message_after_the_end(laptop: Persona) -> None:

@@ -105,3 +105,33 @@ def test_cohort_compare_mood_and_exports(graded: tuple[Store, dict[str, int]]) -
     assert json.loads(review.export_json(rows))[0]["persona"] == "damaged-laptop"
     page = review.session_html(ids["Ann"])
     assert "<h2>Transcript</h2>" in page and "Grade report" in page
+
+
+def test_csv_cells_never_become_spreadsheet_formulas() -> None:
+    from roleplay.review import SessionRow
+
+    rows = [
+        SessionRow(
+            1,
+            '=HYPERLINK("http://evil.example","click")',
+            "p",
+            "practice",
+            "d",
+            "ended",
+            "resolved",
+            80.0,
+            True,
+        ),
+        SessionRow(2, "+1 555", "p", "practice", "d", "ended", "resolved", None, None),
+        SessionRow(3, "-2+3", "p", "practice", "d", "ended", "resolved", None, None),
+        SessionRow(4, "@SUM(A1)", "p", "practice", "d", "ended", "resolved", None, None),
+        SessionRow(5, "Ann Smith", "p", "practice", "d", "ended", "resolved", None, None),
+    ]
+    names = [r["candidate"] for r in csv.DictReader(io.StringIO(ReviewService.export_csv(rows)))]
+    assert names[:4] == [
+        '\'=HYPERLINK("http://evil.example","click")',
+        "'+1 555",
+        "'-2+3",
+        "'@SUM(A1)",
+    ]
+    assert names[4] == "Ann Smith"

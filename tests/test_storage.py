@@ -9,11 +9,12 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import text
 
+from roleplay.accounts import AccountService, SignInThrottled
 from roleplay.candidate import AccessDenied, CandidateService
 from roleplay.config import Settings
-from roleplay.errors import BackendError, InputError, RoleplayError
+from roleplay.errors import BackendError, InvalidValue, RoleplayError
 from roleplay.library import PersonaLibrary
-from roleplay.store import Store, token_hash
+from roleplay.store import InviteInfo, Store, token_hash
 from roleplay.testing import FakeChatServer, FakeReply
 from tests import scripts
 from tests.scripts import talk
@@ -36,33 +37,107 @@ def service(store: Store, library: PersonaLibrary) -> Iterator[CandidateService]
 def test_migrations_are_named_recorded_and_idempotent(store: Store, db_url: str) -> None:
     with store.engine.connect() as conn:
         assert conn.execute(text("select version_num from alembic_version")).scalar() == (
-            "0003_rubric_versions"
+            "0004_session_attempts"
         )
     Store.open(db_url).close()  # a second start applies nothing and breaks nothing
 
 
+RITA = "Rita reviews forty calls a day"
+
+
 def test_accounts(store: Store) -> None:
-    store.add_user("rita", "reviewer", "correct horse")
-    with pytest.raises(InputError, match="already exists"):
-        store.add_user("rita", "admin", "another one")
-    with pytest.raises(InputError, match="must be one of reviewer, trainer, admin"):
-        store.add_user("tom", "candidate", "password1")
-    with pytest.raises(InputError, match="at least 8"):
-        store.add_user("tom", "trainer", "short")
-    assert store.authenticate("rita", "correct horse") is not None
-    assert store.authenticate("rita", "wrong") is None
-    assert store.authenticate("nobody", "correct horse") is None
-    token = store.create_login("rita")
+    accounts = AccountService(store)
+    accounts.add_user("rita", "reviewer", RITA)
+    with pytest.raises(InvalidValue, match="already exists"):
+        accounts.add_user("rita", "admin", "another long passphrase here")
+    with pytest.raises(InvalidValue, match="must be one of reviewer, trainer, admin"):
+        accounts.add_user("tom", "candidate", "a perfectly fine passphrase")
+    for weak in ("short", "12345678", " " * 12, "password12", "tomtomtomtom"):
+        with pytest.raises(InvalidValue) as info:
+            accounts.add_user("tom", "trainer", weak)
+        assert info.value.field == "password"
+    assert accounts.sign_in("rita", RITA, "10.0.0.1") is not None
+    assert accounts.sign_in("rita", "wrong", "10.0.0.1") is None
+    assert accounts.sign_in("nobody", RITA, "10.0.0.1") is None
+    signed = accounts.sign_in("rita", RITA, "10.0.0.1")
+    assert signed is not None
+    token = signed.token
     user = store.user_for_login(token)
     assert user is not None and user.role == "reviewer"
     assert store.user_for_login(token + "x") is None
     with store.engine.connect() as conn:
         hashes = conn.execute(text("select password_hash from users")).scalars().all()
         logins = conn.execute(text("select token_hash from logins")).scalars().all()
-    assert hashes[0].startswith("$argon2") and "correct horse" not in hashes[0]
-    assert logins == [token_hash(token)]
+    assert hashes[0].startswith("$argon2") and RITA not in hashes[0]
+    assert token_hash(token) in logins and token not in logins
     store.logout(token)
     assert store.user_for_login(token) is None
+
+
+def test_role_changes_and_password_resets(store: Store) -> None:
+    accounts = AccountService(store)
+    accounts.add_user("ada", "admin", "Ada administers every account")
+    accounts.add_user("rita", "reviewer", RITA)
+    signed = accounts.sign_in("rita", RITA, "10.0.0.1")
+    assert signed is not None
+    assert accounts.set_role("rita", "trainer").role == "trainer"
+    with pytest.raises(InvalidValue, match="your own account"):
+        accounts.set_role("ada", "reviewer", by="ada")
+    accounts.set_password("rita", "A brand new passphrase for Rita")
+    assert store.user_for_login(signed.token) is None  # signed out everywhere
+    assert accounts.sign_in("rita", RITA, "10.0.0.1") is None
+    assert accounts.sign_in("rita", "A brand new passphrase for Rita", "10.0.0.1") is not None
+    with pytest.raises(InvalidValue, match="your own account"):
+        accounts.remove_user("ada", by="ada")
+
+
+def test_sign_in_is_throttled_per_account_and_per_address(store: Store) -> None:
+    accounts = AccountService(store)
+    accounts.add_user("rita", "reviewer", RITA)
+    for _ in range(5):
+        assert accounts.sign_in("rita", "guess", "10.0.0.1") is None
+    # the right password no longer works for this account, from anywhere
+    with pytest.raises(SignInThrottled) as info:
+        accounts.sign_in("rita", RITA, "10.0.0.2")
+    assert info.value.retry_after_seconds > 0 and "wait" in (info.value.hint or "")
+    # an unknown name is throttled the same way, so the throttle reveals no accounts
+    for _ in range(5):
+        assert accounts.sign_in("nobody", "guess", "10.0.0.3") is None
+    with pytest.raises(SignInThrottled):
+        accounts.sign_in("nobody", "guess", "10.0.0.3")
+    # one address spraying many names is stopped too
+    accounts.add_user("tess", "trainer", "Tess trains the new starters")
+    for i in range(20):
+        accounts.sign_in(f"name{i}", "guess", "10.0.0.9")
+    with pytest.raises(SignInThrottled):
+        accounts.sign_in("tess", "Tess trains the new starters", "10.0.0.9")
+    assert accounts.sign_in("tess", "Tess trains the new starters", "10.0.0.4") is not None
+
+
+def test_concurrent_starts_cannot_exceed_the_attempts(
+    service: CandidateService,
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    for attempts in (1, 3):
+        token = service.store.create_invite("damaged-laptop", "practice", attempts=attempts)
+        invite = service.store.invite_for_token(token)
+        assert invite is not None
+
+        def start(_: int, invite: InviteInfo = invite) -> str:
+            try:
+                service.store.start_session(
+                    invite, persona_version="x", engine="scripted", model=None, seed=0
+                )
+                return "started"
+            except RoleplayError as exc:
+                return exc.message
+
+        with ThreadPoolExecutor(10) as pool:
+            results = list(pool.map(start, range(10)))
+        assert results.count("started") == attempts, results
+        assert set(results) == {"started", "this invite has no attempts left"}
+        assert len(service.store.sessions_for_invite(invite.id)) == attempts
 
 
 def test_invite_tokens_are_stored_hashed_and_cannot_be_guessed(store: Store) -> None:

@@ -103,8 +103,11 @@ def test_reload_mid_conversation_keeps_every_turn(page: Any, server: Server) -> 
 
 
 def test_candidate_text_is_shown_as_text(page: Any, server: Server) -> None:
-    open_invite(page, server.invite("practice", candidate="<img src=x onerror=alert(2)>"))
-    assert "<img src=x onerror=alert(2)>" in page.inner_text("#briefing")
+    name = "<img src=x onerror=alert(2)> [win a prize](http://evil.example/) ![](http://evil.example/p.png)"
+    open_invite(page, server.invite("practice", candidate=name))
+    assert name in page.inner_text("#briefing")
+    # no link or image was made from it (and the page fixture fails on any remote fetch)
+    assert page.locator("#briefing a, #briefing img").count() == 0
     page.click("#start")
     page.wait_for_selector('#chat [data-testid="bot"]')
     payload = "Hello <script>alert(1)</script> <b>bold</b>"
@@ -130,7 +133,7 @@ def test_candidate_cannot_reach_reviewer_pages(page: Any, server: Server) -> Non
     page.wait_for_selector("#signin")
     assert page.url.startswith(server.url + "/login")
     with pytest.raises(urllib.error.HTTPError) as info:
-        urllib.request.urlopen(server.url + "/reviewer/gradio_api/info")
+        urllib.request.urlopen(server.url + "/reviewer/gradio_api/heartbeat/abc")
     assert info.value.code == 401
     # a trainer is signed in but still not a reviewer
     server.cli(

@@ -113,12 +113,22 @@ def test_admin_manages_users_and_others_cannot(browser: Any, server: Server) -> 
         page.fill("#u-name input, #u-name textarea", "newbie")
         page.fill("#u-password input", "newbie-pass")
         page.click("#u-add")
+        page.wait_for_selector("text=too easy to guess")
+        assert "newbie" not in page.inner_text("#users")
+        page.fill("#u-password input", "Newbie starts on the Monday shift")
+        page.click("#u-add")
         page.wait_for_selector("#users:has-text('newbie')")
         page.fill("#u-name input, #u-name textarea", "tess")
         page.click("#u-remove")
         page.wait_for_function("!document.querySelector('#users').innerText.includes('tess')")
         shot(page, "admin-users")
-        page.goto(server.url + "/logout")
+        page.click("#signout")  # signs out in place and lands on the login page
+        page.wait_for_selector("#signin")
+        assert page.url.startswith(server.url + "/login")
+        response = page.goto(server.url + "/admin/")
+        assert response is not None and page.url.startswith(server.url + "/login")
+        # the browser keeps nothing of what was typed (no run history in its storage)
+        assert page.evaluate("Object.keys(window.localStorage).length") == 0
         sign_in(page, server, "rita", "reviewer-pass")
         response = page.goto(server.url + "/admin/")
         assert response is not None and response.status == 403

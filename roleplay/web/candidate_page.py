@@ -1,8 +1,10 @@
 """The candidate's page: briefing, policy card, the chat with a streaming customer, the end.
 
 Handlers are thin: they call :class:`roleplay.candidate.CandidateService` and turn its errors
-into messages on the page. Per-visitor state (invite token, session id) lives in ``gr.State``;
-everything the candidate types is escaped before it is shown.
+into messages on the page. Per-visitor state (invite token, session id) lives in ``gr.State``.
+Nothing the browser sends back is trusted: the chat shown is always rebuilt from the service,
+only the typed text is read. Everything from candidates and personas is shown as plain text
+(escaped HTML, never Markdown, so no link or remote image can be smuggled in).
 """
 
 from __future__ import annotations
@@ -14,10 +16,15 @@ from typing import Any
 import gradio as gr
 
 from roleplay.actors import Delta, Retract
-from roleplay.candidate import CandidateService, CandidateView
+from roleplay.candidate import MAX_MESSAGE_CHARS, CandidateService, CandidateView
+from roleplay.conversation import TimeUp
 from roleplay.errors import BackendError, RoleplayError
+from roleplay.transcript import Turn
+from roleplay.web.handlers import guarded, user_message
 
 Message = dict[str, str]
+#: Candidates talking at once, per server process.
+CONCURRENCY = 64
 
 
 def _show(text: str) -> str:
@@ -25,16 +32,17 @@ def _show(text: str) -> str:
     return html.escape(text)
 
 
-def _history(view: CandidateView) -> list[Message]:
+def _history(turns: list[Turn]) -> list[Message]:
     return [
         {"role": "assistant" if t.speaker == "customer" else "user", "content": _show(t.text)}
-        for t in view.turns
+        for t in turns
     ]
 
 
 def _briefing(view: CandidateView) -> str:
     p = view.persona
-    name = f" for {html.escape(view.invite.candidate_name)}" if view.invite.candidate_name else ""
+    e = html.escape
+    name = f" for {e(view.invite.candidate_name)}" if view.invite.candidate_name else ""
     mode = "Practice" if view.invite.mode == "practice" else "Assessment"
     limit = (
         f" You have {view.invite.time_limit_minutes:g} minutes."
@@ -42,21 +50,29 @@ def _briefing(view: CandidateView) -> str:
         else ""
     )
     return (
-        f"## {html.escape(p.briefing.company)}: customer {html.escape(p.briefing.channel)}\n\n"
-        f"**{mode}{name}.** {html.escape(p.briefing.candidate_brief)}{limit}"
+        f"<h2>{e(p.briefing.company)}: customer {e(p.briefing.channel)}</h2>"
+        f"<p><b>{mode}{name}.</b> {e(p.briefing.candidate_brief)}{limit}</p>"
     )
 
 
-def _report_markdown(report: dict[str, Any]) -> str:
+def _plain(text: str) -> str:
+    """Text shown as written: escaped, line breaks kept."""
+    return f'<div style="white-space:pre-line">{html.escape(text)}</div>'
+
+
+def _report_html(report: dict[str, Any]) -> str:
+    e = html.escape
     verdict = "passed" if report.get("passed") else "did not pass"
-    lines = [f"### Your result: {report.get('overall', 0):.0f}/100 ({verdict})", ""]
+    items = []
     for c in report.get("criteria", []):
         score = f"{c['score']}/5" if c.get("score") is not None else "n/a"
-        lines.append(f"- **{html.escape(c['name'])}** {score}: {html.escape(c['rationale'])}")
+        items.append(f"<li><b>{e(c['name'])}</b> {score}: {e(c['rationale'])}</li>")
     flags = report.get("flags", [])
-    if flags:
-        lines += ["", "**Notes:** " + "; ".join(html.escape(f["detail"]) for f in flags)]
-    return "\n".join(lines)
+    notes = "<p><b>Notes:</b> " + "; ".join(e(f["detail"]) for f in flags) + "</p>" if flags else ""
+    return (
+        f"<h3>Your result: {report.get('overall', 0):.0f}/100 ({verdict})</h3>"
+        f"<ul>{''.join(items)}</ul>{notes}"
+    )
 
 
 def build(service: CandidateService) -> gr.Blocks:
@@ -64,9 +80,9 @@ def build(service: CandidateService) -> gr.Blocks:
     with page:
         token = gr.State(None)
         session_id = gr.State(None)
-        briefing = gr.Markdown("Loading…", elem_id="briefing")
+        briefing = gr.HTML("Loading…", elem_id="briefing")
         with gr.Accordion("Policy card", open=False, visible=False) as policy_box:
-            policy = gr.Markdown(elem_id="policy-card")
+            policy = gr.HTML(elem_id="policy-card")
         start_btn = gr.Button(
             "Start the conversation", variant="primary", visible=False, elem_id="start"
         )
@@ -86,13 +102,14 @@ def build(service: CandidateService) -> gr.Blocks:
                 scale=5,
                 elem_id="message",
                 autofocus=True,
+                max_length=MAX_MESSAGE_CHARS,
             )
             send_btn = gr.Button("Send", variant="primary", scale=1, elem_id="send")
         with gr.Row():
             retry_btn = gr.Button("Retry the customer's reply", visible=False, elem_id="retry")
             end_btn = gr.Button("End conversation", variant="stop", visible=False, elem_id="end")
-        status = gr.Markdown("", elem_id="status")
-        result = gr.Markdown("", elem_id="result")
+        status = gr.HTML("", elem_id="status")
+        result = gr.HTML("", elem_id="result")
         poll = gr.Timer(1.0, active=False)
 
         def layout(view: CandidateView) -> tuple[Any, ...]:
@@ -106,9 +123,9 @@ def build(service: CandidateService) -> gr.Blocks:
             return (
                 _briefing(view),
                 gr.update(visible=True),
-                html.escape(view.persona.briefing.policy_card).replace("\n", "  \n"),
+                _plain(view.persona.briefing.policy_card),
                 gr.update(visible=view.can_start),
-                gr.update(visible=bool(view.turns) or active, value=_history(view)),
+                gr.update(visible=bool(view.turns) or active, value=_history(view.turns)),
                 gr.update(visible=active),
                 gr.update(visible=active),
                 note,
@@ -127,6 +144,7 @@ def build(service: CandidateService) -> gr.Blocks:
             poll,
         ]
 
+        @guarded
         def on_load(request: gr.Request) -> tuple[Any, ...]:
             tok = request.query_params.get("token")
             try:
@@ -135,7 +153,7 @@ def build(service: CandidateService) -> gr.Blocks:
                 return (
                     tok,
                     None,
-                    f"## {html.escape(exc.message)}\n\n{html.escape(exc.hint or '')}",
+                    f"<h2>{html.escape(exc.message)}</h2><p>{html.escape(exc.hint or '')}</p>",
                     *[gr.update()] * 8,
                 )
             sid = view.session.id if view.session else None
@@ -143,6 +161,7 @@ def build(service: CandidateService) -> gr.Blocks:
 
         page.load(on_load, outputs=[token, session_id, *layout_outputs], api_name="open")
 
+        @guarded
         def on_start(tok: str | None) -> tuple[Any, ...]:
             try:
                 info, _ = service.start(tok)
@@ -156,8 +175,6 @@ def build(service: CandidateService) -> gr.Blocks:
                     gr.update(),
                     gr.update(visible=True),
                 )
-            except RoleplayError as exc:
-                raise gr.Error(exc.message) from None
             return (info.id, *layout(service.view(tok)), gr.update(visible=False))
 
         start_btn.click(
@@ -167,26 +184,28 @@ def build(service: CandidateService) -> gr.Blocks:
             api_name="start",
         )
 
-        def on_send(
-            text: str, history: list[Message], tok: str | None, sid: int | None
-        ) -> Iterator[tuple[Any, ...]]:
+        @guarded
+        def on_send(text: str, tok: str | None, sid: int | None) -> Iterator[tuple[Any, ...]]:
             if sid is None or not text.strip():
-                yield history, gr.update(), "", gr.update(), gr.update(), gr.update(), gr.update()
+                yield (gr.update(),) * 7
                 return
-            history = [*history, {"role": "user", "content": _show(text)}]
-            yield history, "", "", gr.update(), gr.update(), gr.update(), gr.update()
-            yield from _stream(service.send(tok, sid, text), history, tok, sid)
+            service.check_message(text)  # before the text leaves the box
+            events = service.send(tok, sid, text)
+            yield from _stream(events, tok, sid, typed=text)
 
-        def on_retry(
-            history: list[Message], tok: str | None, sid: int | None
-        ) -> Iterator[tuple[Any, ...]]:
+        @guarded
+        def on_retry(tok: str | None, sid: int | None) -> Iterator[tuple[Any, ...]]:
             if sid is None:
                 return
-            yield from _stream(service.retry(tok, sid), history, tok, sid)
+            yield from _stream(service.retry(tok, sid), tok, sid)
 
         def _stream(
-            events: Iterator[Any], history: list[Message], tok: str | None, sid: int
+            events: Iterator[Any], tok: str | None, sid: int, typed: str = ""
         ) -> Iterator[tuple[Any, ...]]:
+            history = _history(service.history(tok, sid))
+            if typed:  # shown at once, as it will be stored
+                history.append({"role": "user", "content": _show(typed.strip())})
+                yield history, "", "", gr.update(), gr.update(), gr.update(), gr.update()
             reply = ""
             try:
                 for event in events:
@@ -207,7 +226,7 @@ def build(service: CandidateService) -> gr.Blocks:
                     )
             except BackendError as exc:
                 yield (
-                    history,
+                    _history(service.history(tok, sid)),
                     gr.update(),
                     _backend_note(exc),
                     gr.update(visible=True),
@@ -216,12 +235,22 @@ def build(service: CandidateService) -> gr.Blocks:
                     gr.update(),
                 )
                 return
-            except RoleplayError as exc:
-                raise gr.Error(exc.message) from None
+            except TimeUp as exc:
+                view = service.view(tok)
+                yield (
+                    _history(view.turns),
+                    gr.update(),
+                    _ending_note(view) + f"<p>{html.escape(user_message(exc))}</p>",
+                    gr.update(visible=False),
+                    gr.update(visible=False),
+                    gr.update(visible=False),
+                    gr.update(active=view.invite.mode == "practice"),
+                )
+                return
             view = service.view(tok)
             ended = view.session is not None and view.session.status == "ended"
             yield (
-                _history(view),
+                _history(view.turns),
                 gr.update(),
                 _ending_note(view) if ended else "",
                 gr.update(visible=False),
@@ -231,20 +260,18 @@ def build(service: CandidateService) -> gr.Blocks:
             )
 
         stream_outputs = [chat, message, status, retry_btn, composer, end_btn, poll]
-        send_args = {"inputs": [message, chat, token, session_id], "outputs": stream_outputs}
+        send_args = {"inputs": [message, token, session_id], "outputs": stream_outputs}
         send_btn.click(on_send, api_name="send", **send_args)  # type: ignore[arg-type]
         message.submit(on_send, api_name=False, **send_args)  # type: ignore[arg-type]
         retry_btn.click(
-            on_retry, inputs=[chat, token, session_id], outputs=stream_outputs, api_name="retry"
+            on_retry, inputs=[token, session_id], outputs=stream_outputs, api_name="retry"
         )
 
+        @guarded
         def on_end(tok: str | None, sid: int | None) -> tuple[Any, ...]:
             if sid is None:
                 return (gr.update(),) * 5
-            try:
-                service.end(tok, sid)
-            except RoleplayError as exc:
-                raise gr.Error(exc.message) from None
+            service.end(tok, sid)
             view = service.view(tok)
             return (
                 _ending_note(view),
@@ -261,12 +288,13 @@ def build(service: CandidateService) -> gr.Blocks:
             api_name="end",
         )
 
+        @guarded
         def on_poll(tok: str | None, sid: int | None) -> tuple[Any, ...]:
             if sid is None:
                 return "", gr.update(active=False)
             state, report = service.result(tok, sid)
             if state == "done" and report is not None:
-                return _report_markdown(report), gr.update(active=False)
+                return _report_html(report), gr.update(active=False)
             if state == "failed":
                 return "Grading failed; your reviewer has been told.", gr.update(active=False)
             return "Grading your conversation…", gr.update(active=True)
@@ -278,7 +306,7 @@ def build(service: CandidateService) -> gr.Blocks:
 def _ending_note(view: CandidateView) -> str:
     outcome = view.session.outcome if view.session else None
     if view.invite.mode == "assessment":
-        return "### The session is complete. Thank you.\n\nYou can close this page."
+        return "<h3>The session is complete. Thank you.</h3><p>You can close this page.</p>"
     labels = {
         "resolved": "The customer's problem was resolved.",
         "escalated": "The customer asked for a manager.",
@@ -287,11 +315,11 @@ def _ending_note(view: CandidateView) -> str:
         "max_turns": "The conversation reached its turn limit.",
         "time_limit": "The time limit was reached.",
     }
-    return f"### Conversation ended\n\n{labels.get(outcome or '', '')}"
+    return f"<h3>Conversation ended</h3><p>{labels.get(outcome or '', '')}</p>"
 
 
 def _backend_note(exc: BackendError) -> str:
     return (
-        f"**The customer could not reply:** {html.escape(exc.message)}. Your message is "
-        "saved. Press *Retry the customer's reply*."
+        f"<p><b>The customer could not reply:</b> {html.escape(exc.message)}. Your message is "
+        "saved. Press <i>Retry the customer's reply</i>.</p>"
     )

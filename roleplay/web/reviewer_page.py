@@ -8,19 +8,23 @@ admins reach this page. Everything from candidates, personas and notes is escape
 from __future__ import annotations
 
 import html
-import tempfile
-from datetime import UTC, datetime
-from pathlib import Path
+from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 
 import gradio as gr
 import pandas as pd
+from fastapi import FastAPI, HTTPException, Query
+from fastapi.responses import HTMLResponse, Response
+from pydantic import ValidationError
 
+from roleplay.accounts import AccountService
 from roleplay.catalog import Catalog
-from roleplay.errors import RoleplayError
-from roleplay.review import COLUMNS, FLAG_FILTERS, ReviewService, SessionRow
-from roleplay.store import Store
-from roleplay.web.auth import current_user
+from roleplay.errors import NotFound
+from roleplay.invites import InviteService
+from roleplay.review import COLUMNS, FLAG_FILTERS, ReviewService, RowFilter, SessionRow
+from roleplay.web.auth import current_user, sign_out_button
+from roleplay.web.handlers import guarded
 
 OUTCOMES = ["resolved", "escalated", "abandoned", "candidate_closed", "max_turns", "time_limit"]
 SORTS = ["date", "candidate", "persona", "overall", "outcome"]
@@ -130,13 +134,78 @@ def session_view(review: ReviewService, session_id: int) -> str:
     return "".join(parts)
 
 
-def build(store: Store, catalog: Catalog) -> gr.Blocks:
-    review = ReviewService(store)
-    exports = Path(tempfile.mkdtemp(prefix="roleplay-exports-"))
+def register_routes(api: FastAPI, review: ReviewService) -> None:
+    """Downloads served by routes, not through Gradio's shared file cache: the server's role
+    check runs on every request, and each reply is made for the reviewer who asked."""
+
+    def _filter(params: dict[str, str | None]) -> RowFilter:
+        try:
+            return RowFilter.model_validate({k: v for k, v in params.items() if v})
+        except ValidationError as exc:
+            problem = exc.errors()[0]
+            where = ".".join(str(p) for p in problem["loc"])
+            raise HTTPException(400, f"filter {where}: {problem['msg']}") from None
+
+    @api.get("/reviewer/export/sessions.{kind}", response_model=None)
+    def export(
+        kind: str,
+        candidate: str | None = None,
+        persona: str | None = None,
+        mode: str | None = None,
+        outcome: str | None = None,
+        passed: str | None = None,
+        flag: str | None = None,
+        since: str | None = None,
+        sort: str | None = Query(None),
+    ) -> Response:
+        if kind not in ("csv", "json"):
+            raise HTTPException(404)
+        params = {"candidate": candidate, "persona": persona, "mode": mode, "outcome": outcome}
+        params |= {"passed": passed, "flag": flag, "since": since, "sort": sort}
+        rows = review.filtered(_filter(params))
+        body = review.export_csv(rows) if kind == "csv" else review.export_json(rows)
+        media = "text/csv" if kind == "csv" else "application/json"
+        stamp = datetime.now().strftime("%Y-%m-%d")
+        return Response(
+            body,
+            media_type=f"{media}; charset=utf-8",
+            headers={
+                "content-disposition": f'attachment; filename="sessions-{stamp}.{kind}"',
+                "cache-control": "no-store",
+            },
+        )
+
+    @api.get("/reviewer/report/{session_id}", response_class=HTMLResponse)
+    def printable(session_id: int) -> HTMLResponse:
+        try:
+            page = review.session_html(session_id)
+        except NotFound:
+            raise HTTPException(404, "no such session") from None
+        return HTMLResponse(page, headers={"cache-control": "no-store"})
+
+
+def _export_links(f: RowFilter) -> str:
+    query = urlencode(
+        {k: v for k, v in f.model_dump(mode="json").items() if v not in (None, "", "date")}
+    )
+    suffix = f"?{query}" if query else ""
+    return (
+        f'<a id="export-csv" href="export/sessions.csv{html.escape(suffix)}" download>'
+        "Export CSV</a> · "
+        f'<a id="export-json" href="export/sessions.json{html.escape(suffix)}" download>'
+        "Export JSON</a>"
+    )
+
+
+def build(
+    review: ReviewService, catalog: Catalog, invites: InviteService, accounts: AccountService
+) -> gr.Blocks:
     page = gr.Blocks(title="Roleplay Evaluator: reviewer")
     with page:
         gr.HTML(f"<style>{CSS}</style>", padding=False)
-        gr.Markdown("## Reviewer dashboard · [Sign out](/logout)")
+        with gr.Row():
+            gr.Markdown("## Reviewer dashboard")
+            sign_out_button()
         with gr.Tabs() as tabs:
             with gr.Tab("Sessions", id="sessions-tab"):
                 with gr.Row():
@@ -163,15 +232,12 @@ def build(store: Store, catalog: Catalog) -> gr.Blocks:
                     f_sort = gr.Dropdown(SORTS, value="date", label="Sort by", elem_id="f-sort")
                 apply = gr.Button("Apply filters", elem_id="apply")
                 table = gr.Dataframe(headers=COLUMNS, interactive=False, elem_id="sessions")
-                with gr.Row():
-                    csv_btn = gr.Button("Export CSV", elem_id="export-csv")
-                    json_btn = gr.Button("Export JSON", elem_id="export-json")
-                download = gr.File(label="Export", elem_id="export-file")
+                export_links = gr.HTML(_export_links(RowFilter()), elem_id="export-links")
             with gr.Tab("Session", id="session-tab"):
                 with gr.Row():
                     pick = gr.Number(label="Session id", precision=0, elem_id="pick")
                     open_btn = gr.Button("Open session", elem_id="open")
-                    print_btn = gr.Button("Printable report", elem_id="print")
+                    print_link = gr.HTML("", elem_id="print")
                 detail = gr.HTML(elem_id="detail")
                 with gr.Row():
                     mood_plot = gr.LinePlot(
@@ -201,7 +267,6 @@ def build(store: Store, catalog: Catalog) -> gr.Blocks:
                     )
                     o_note = gr.Textbox(label="Note (required)", elem_id="o-note")
                     o_btn = gr.Button("Override", elem_id="override")
-                printable = gr.File(label="Printable report", elem_id="print-file")
             with gr.Tab("Compare", id="compare-tab"):
                 c_ids = gr.Textbox(
                     label="Session ids (same persona), e.g. 3, 5, 8", elem_id="c-ids"
@@ -228,7 +293,7 @@ def build(store: Store, catalog: Catalog) -> gr.Blocks:
 
         filters = [f_candidate, f_persona, f_mode, f_outcome, f_passed, f_flag, f_since, f_sort]
 
-        def current_rows(
+        def current_filter(
             candidate: str,
             persona: str,
             mode: str,
@@ -237,16 +302,16 @@ def build(store: Store, catalog: Catalog) -> gr.Blocks:
             flag: str,
             since: str,
             sort: str,
-        ) -> list[SessionRow]:
+        ) -> RowFilter:
             try:
                 start = (
-                    datetime.strptime(since.strip(), "%Y-%m-%d").replace(tzinfo=UTC)
+                    datetime.strptime(since.strip(), "%Y-%m-%d").date()
                     if since and since.strip()
                     else None
                 )
             except ValueError:
                 raise gr.Error("Write the date as YYYY-MM-DD, e.g. 2026-11-24.") from None
-            return review.rows(
+            return RowFilter(
                 since=start,
                 candidate=candidate or "",
                 persona=None if persona == ANY else persona,
@@ -254,14 +319,15 @@ def build(store: Store, catalog: Catalog) -> gr.Blocks:
                 outcome=None if outcome == ANY else outcome,
                 passed=None if passed == ANY else passed == "passed",
                 flag=None if flag == ANY else flag,
-                sort=sort,  # type: ignore[arg-type]
-                descending=sort in ("date", "overall"),
+                sort=sort,
             )
 
-        def on_filter(*values: str) -> pd.DataFrame:
-            return _table(current_rows(*values))
+        @guarded
+        def on_filter(*values: str) -> tuple[pd.DataFrame, str]:
+            f = current_filter(*values)
+            return _table(review.filtered(f)), _export_links(f)
 
-        page.load(on_filter, inputs=filters, outputs=table)
+        page.load(on_filter, inputs=filters, outputs=[table, export_links])
         # personas saved in the studio since the server started appear without a restart
         page.load(
             lambda: (
@@ -270,28 +336,14 @@ def build(store: Store, catalog: Catalog) -> gr.Blocks:
             ),
             outputs=[f_persona, i_persona],
         )
-        apply.click(on_filter, inputs=filters, outputs=table)
+        apply.click(on_filter, inputs=filters, outputs=[table, export_links])
 
-        def export(kind: str, *values: str) -> str:
-            rows = current_rows(*values)
-            path = exports / f"sessions.{kind}"
-            path.write_text(
-                review.export_csv(rows) if kind == "csv" else review.export_json(rows),
-                encoding="utf-8",
-            )
-            return str(path)
-
-        csv_btn.click(lambda *v: export("csv", *v), inputs=filters, outputs=download)
-        json_btn.click(lambda *v: export("json", *v), inputs=filters, outputs=download)
-
+        @guarded
         def on_open(session_id: float | None) -> tuple[Any, ...]:
             if session_id is None:
                 raise gr.Error("Enter a session id.")
             sid = int(session_id)
-            try:
-                view = session_view(review, sid)
-            except RoleplayError as exc:
-                raise gr.Error(exc.message) from None
+            view = session_view(review, sid)
             moods = pd.DataFrame(review.mood_series(sid), columns=["turn", "mood"])
             # One bar per criterion and series, side by side (never stacked: scores are 1-5).
             cohort_rows = []
@@ -308,21 +360,22 @@ def build(store: Store, catalog: Catalog) -> gr.Blocks:
                 moods,
                 cohort,
                 gr.update(choices=criteria, value=criteria[0] if criteria else None),
+                f'<a id="print-link" href="report/{sid}" target="_blank" rel="noopener">'
+                "Printable report</a>",
             )
 
-        open_btn.click(on_open, inputs=pick, outputs=[detail, mood_plot, cohort_plot, o_criterion])
+        session_outputs = [detail, mood_plot, cohort_plot, o_criterion, print_link]
+        open_btn.click(on_open, inputs=pick, outputs=session_outputs)
 
+        @guarded
         def on_select(evt: gr.SelectData, frame: pd.DataFrame) -> tuple[Any, ...]:
             row = evt.index[0] if isinstance(evt.index, list | tuple) else evt.index
             sid = int(frame.iloc[int(row)]["session"])
             return (gr.Tabs(selected="session-tab"), sid, *on_open(sid))
 
-        table.select(
-            on_select,
-            inputs=table,
-            outputs=[tabs, pick, detail, mood_plot, cohort_plot, o_criterion],
-        )
+        table.select(on_select, inputs=table, outputs=[tabs, pick, *session_outputs])
 
+        @guarded
         def on_override(
             session_id: float | None,
             criterion: str | None,
@@ -332,29 +385,18 @@ def build(store: Store, catalog: Catalog) -> gr.Blocks:
         ) -> tuple[Any, ...]:
             if session_id is None or criterion is None or score is None:
                 raise gr.Error("Open a session and choose a criterion and a score.")
-            try:
-                review.override(
-                    int(session_id), criterion, int(score), note, current_user(request, store)
-                )
-            except RoleplayError as exc:
-                raise gr.Error(exc.message) from None
+            review.override(
+                int(session_id), criterion, int(score), note, current_user(request, accounts)
+            )
             return (*on_open(session_id), "")
 
         o_btn.click(
             on_override,
             inputs=[pick, o_criterion, o_score, o_note],
-            outputs=[detail, mood_plot, cohort_plot, o_criterion, o_note],
+            outputs=[*session_outputs, o_note],
         )
 
-        def on_print(session_id: float | None) -> str:
-            if session_id is None:
-                raise gr.Error("Open a session first.")
-            path = exports / f"session-{int(session_id)}.html"
-            path.write_text(review.session_html(int(session_id)), encoding="utf-8")
-            return str(path)
-
-        print_btn.click(on_print, inputs=pick, outputs=printable)
-
+        @guarded
         def on_compare(ids: str) -> pd.DataFrame:
             try:
                 numbers = [int(x) for x in ids.replace(",", " ").split()]
@@ -362,14 +404,12 @@ def build(store: Store, catalog: Catalog) -> gr.Blocks:
                 raise gr.Error("Session ids are whole numbers, separated by commas.") from None
             if len(numbers) < 2:
                 raise gr.Error("Give at least two session ids.")
-            try:
-                headers, body = review.compare(numbers)
-            except RoleplayError as exc:
-                raise gr.Error(exc.message) from None
+            headers, body = review.compare(numbers)
             return pd.DataFrame(body, columns=headers)
 
         c_btn.click(on_compare, inputs=c_ids, outputs=c_table)
 
+        @guarded
         def on_invite(
             persona: str | None,
             mode: str,
@@ -380,19 +420,15 @@ def build(store: Store, catalog: Catalog) -> gr.Blocks:
         ) -> str:
             if not persona:
                 raise gr.Error("Choose a persona.")
-            try:
-                token = store.create_invite(
-                    persona,
-                    mode,
-                    candidate_name=candidate or None,
-                    attempts=int(attempts or 1),
-                    time_limit_minutes=limit or None,
-                    created_by=current_user(request, store),
-                )
-            except RoleplayError as exc:
-                raise gr.Error(exc.message) from None
-            host = request.headers.get("host", "127.0.0.1:7860")
-            return f"http://{host}/candidate/?token={token}"
+            made = invites.create(
+                persona,
+                mode,
+                candidate_name=candidate or None,
+                attempts=int(attempts or 1),
+                time_limit_minutes=limit or None,
+                created_by=current_user(request, accounts),
+            )
+            return made.link
 
         i_btn.click(
             on_invite, inputs=[i_persona, i_mode, i_candidate, i_attempts, i_limit], outputs=i_link

@@ -10,10 +10,12 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
+from roleplay.accounts import AccountService
 from roleplay.conversation import Conversation
-from roleplay.errors import RoleplayError, ValidationFailed
+from roleplay.errors import ValidationFailed
 from roleplay.studio import Checked, StudioService
-from roleplay.web.auth import current_user
+from roleplay.web.auth import current_user, sign_out_button
+from roleplay.web.handlers import guarded
 
 LATEST = "latest"
 TRACE_COLUMNS = ["turn", "speaker", "mood", "move", "acts", "released"]
@@ -21,9 +23,11 @@ TRACE_COLUMNS = ["turn", "speaker", "mood", "move", "acts", "released"]
 
 def _problems_markdown(checked: Checked) -> str:
     if checked.ok:
-        return "✅ Valid."
-    return "**Fix these before saving:**\n\n" + "\n".join(
-        f"- `{html.escape(p)}`" for p in checked.problems
+        return "<p>✅ Valid.</p>"
+    return (
+        "<p><b>Fix these before saving:</b></p><ul>"
+        + "".join(f"<li><code>{html.escape(p)}</code></li>" for p in checked.problems)
+        + "</ul>"
     )
 
 
@@ -43,12 +47,13 @@ def _chat(convo: Conversation) -> list[dict[str, str]]:
     ]
 
 
-def build(studio: StudioService) -> gr.Blocks:
-    store = studio.store
+def build(studio: StudioService, accounts: AccountService) -> gr.Blocks:
     engines = ["scripted", "llm"] if studio.settings.persona_engine == "llm" else ["scripted"]
     page = gr.Blocks(title="Roleplay Evaluator: studio")
     with page:
-        gr.Markdown("## Trainer studio · [Sign out](/logout)")
+        with gr.Row():
+            gr.Markdown("## Trainer studio")
+            sign_out_button()
         with gr.Tabs():
             with gr.Tab("Personas"):
                 with gr.Row():
@@ -70,9 +75,9 @@ def build(studio: StudioService) -> gr.Blocks:
                     interactive=True,
                     elem_id="p-editor",
                 )
-                p_problems = gr.Markdown(elem_id="p-problems")
+                p_problems = gr.HTML(elem_id="p-problems")
                 p_save = gr.Button("Save as new version", variant="primary", elem_id="p-save")
-                p_saved = gr.Markdown(elem_id="p-saved")
+                p_saved = gr.HTML(elem_id="p-saved")
                 gr.Markdown("### Test drive")
                 with gr.Row():
                     engine = gr.Radio(
@@ -111,9 +116,9 @@ def build(studio: StudioService) -> gr.Blocks:
                     interactive=True,
                     elem_id="r-editor",
                 )
-                r_problems = gr.Markdown(elem_id="r-problems")
+                r_problems = gr.HTML(elem_id="r-problems")
                 r_save = gr.Button("Save as new version", variant="primary", elem_id="r-save")
-                r_saved = gr.Markdown(elem_id="r-saved")
+                r_saved = gr.HTML(elem_id="r-saved")
 
         # ---------------------------------------------------------------- personas
         def versions_choices(persona_id: str | None) -> list[str]:
@@ -127,14 +132,12 @@ def build(studio: StudioService) -> gr.Blocks:
                 ],
             ]
 
+        @guarded
         def on_load(persona_id: str | None, version: str) -> tuple[Any, ...]:
             if not persona_id:
                 raise gr.Error("Choose a persona.")
             number = None if version == LATEST else int(version.split(" ")[0][1:])
-            try:
-                text = studio.persona_yaml(persona_id, number)
-            except RoleplayError as exc:
-                raise gr.Error(exc.message) from None
+            text = studio.persona_yaml(persona_id, number)
             _, checked = studio.check_persona(text)
             return (
                 text,
@@ -149,13 +152,11 @@ def build(studio: StudioService) -> gr.Blocks:
             outputs=p_version,
         )
 
+        @guarded
         def on_duplicate(persona_id: str | None, new_id: str) -> tuple[str, str]:
             if not persona_id:
                 raise gr.Error("Choose the persona to duplicate.")
-            try:
-                text = studio.duplicate(persona_id, new_id.strip())
-            except RoleplayError as exc:
-                raise gr.Error(exc.message) from None
+            text = studio.duplicate(persona_id, new_id.strip())
             _, checked = studio.check_persona(text)
             return text, _problems_markdown(checked)
 
@@ -166,15 +167,16 @@ def build(studio: StudioService) -> gr.Blocks:
             outputs=p_problems,
         )
 
+        @guarded
         def on_save(text: str, request: gr.Request) -> tuple[Any, ...]:
             try:
-                persona, version = studio.save_persona(text or "", current_user(request, store))
+                persona, version = studio.save_persona(text or "", current_user(request, accounts))
             except ValidationFailed as exc:
                 checked = Checked(False, [str(p) for p in exc.problems])
-                return "Not saved.", _problems_markdown(checked), gr.update(), gr.update()
+                return "<p>Not saved.</p>", _problems_markdown(checked), gr.update(), gr.update()
             ids = studio.catalog.persona_ids()
             return (
-                f"Saved **{html.escape(persona.id)}** as version {version}.",
+                f"<p>Saved <b>{html.escape(persona.id)}</b> as version {version}.</p>",
                 _problems_markdown(Checked(True, [])),
                 gr.update(choices=ids, value=persona.id),
                 gr.update(choices=versions_choices(persona.id), value=LATEST),
@@ -182,20 +184,19 @@ def build(studio: StudioService) -> gr.Blocks:
 
         p_save.click(on_save, inputs=p_editor, outputs=[p_saved, p_problems, p_pick, p_version])
 
+        @guarded
         def on_drive(text: str, engine_name: str) -> tuple[Any, ...]:
             persona, checked = studio.check_persona(text or "")
             if persona is None:
                 raise gr.Error("Fix the persona first: " + "; ".join(checked.problems[:2]))
-            try:
-                convo = studio.test_drive(persona, engine_name)
-            except RoleplayError as exc:
-                raise gr.Error(exc.message) from None
+            convo = studio.test_drive(persona, engine_name)
             return convo, _chat(convo), _trace(convo)
 
         td_start.click(
             on_drive, inputs=[p_editor, engine], outputs=[convo_state, td_chat, td_trace]
         )
 
+        @guarded
         def on_drive_send(text: str, convo: Conversation | None) -> tuple[Any, ...]:
             if convo is None:
                 raise gr.Error("Start a test drive first.")
@@ -203,10 +204,7 @@ def build(studio: StudioService) -> gr.Blocks:
                 raise gr.Error(f"The test drive ended ({convo.outcome}); start another.")
             if not text.strip():
                 return convo, gr.update(), gr.update(), ""
-            try:
-                convo.say(text)
-            except RoleplayError as exc:
-                raise gr.Error(exc.message) from None
+            convo.say(text)
             return convo, _chat(convo), _trace(convo), ""
 
         drive_args = {
@@ -217,6 +215,7 @@ def build(studio: StudioService) -> gr.Blocks:
         td_message.submit(on_drive_send, **drive_args)  # type: ignore[arg-type]
 
         # ---------------------------------------------------------------- rubrics
+        @guarded
         def on_rubric_load(rubric_id: str) -> tuple[str, str]:
             text = studio.rubric_yaml(rubric_id)
             _, checked = studio.check_rubric(text)
@@ -229,13 +228,14 @@ def build(studio: StudioService) -> gr.Blocks:
             outputs=r_problems,
         )
 
+        @guarded
         def on_rubric_save(text: str, request: gr.Request) -> tuple[str, str]:
             rubric, checked = studio.check_rubric(text or "")
             if rubric is None:
-                return "Not saved.", _problems_markdown(checked)
-            rubric, version = studio.save_rubric(text, current_user(request, store))
+                return "<p>Not saved.</p>", _problems_markdown(checked)
+            rubric, version = studio.save_rubric(text, current_user(request, accounts))
             return (
-                f"Saved rubric **{html.escape(rubric.id)}** as version {version}.",
+                f"<p>Saved rubric <b>{html.escape(rubric.id)}</b> as version {version}.</p>",
                 _problems_markdown(Checked(True, [])),
             )
 
