@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sys
 
-from roleplay.cli import main
+from roleplay.faces.cli import main
 
 if __name__ == "__main__":
     main(sys.argv[1:] or ["serve"])

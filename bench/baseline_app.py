@@ -17,10 +17,10 @@ import gradio as gr
 import uvicorn
 from fastapi import FastAPI
 
-from roleplay.actors import Delta, Retract
 from roleplay.config import Settings
-from roleplay.conversation import Conversation, make_actor
-from roleplay.library import PersonaLibrary
+from roleplay.core.actors import Delta, Retract
+from roleplay.core.conversation import Conversation, make_actor
+from roleplay.core.library import PersonaLibrary
 
 
 def build() -> FastAPI:

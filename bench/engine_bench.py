@@ -22,10 +22,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import openai
 from tqdm import tqdm
 
-from roleplay.actors import ScriptedActor
 from roleplay.config import Settings
-from roleplay.conversation import Conversation, make_actor
-from roleplay.library import PersonaLibrary, builtin_dir
+from roleplay.core.actors import ScriptedActor
+from roleplay.core.conversation import Conversation, make_actor
+from roleplay.core.library import PersonaLibrary, builtin_dir
 from roleplay.testing import FakeChatServer, FakeReply
 from tests.scripts import GOOD, POLICY_ONLY, RUDE
 

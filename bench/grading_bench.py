@@ -21,10 +21,10 @@ from tqdm import tqdm
 
 from grading.grader import grade
 from grading.rubric import get_rubric
-from roleplay.actors import ScriptedActor
-from roleplay.conversation import Conversation
-from roleplay.library import PersonaLibrary, builtin_dir
-from roleplay.transcript import parse_transcript
+from roleplay.core.actors import ScriptedActor
+from roleplay.core.conversation import Conversation
+from roleplay.core.library import PersonaLibrary, builtin_dir
+from roleplay.core.transcript import parse_transcript
 from tests.scripts import ATTACKS, GOOD, NEVER_ASKS_PHOTO, POLICY_ONLY, RUDE
 
 

@@ -25,9 +25,9 @@ from grading.evidence import evidence_grade
 from grading.grader import make_judge
 from grading.rubric import get_rubric
 from roleplay.config import Settings
-from roleplay.library import PersonaLibrary, builtin_dir
+from roleplay.core.library import PersonaLibrary, builtin_dir
+from roleplay.core.transcript import read_transcript
 from roleplay.testing import FakeChatServer, FakeReply
-from roleplay.transcript import read_transcript
 
 TRANSCRIPTS = EXAMPLES_DIR
 REASONING = (

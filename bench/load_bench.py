@@ -32,7 +32,7 @@ sys.path.insert(0, str(HERE))
 from gradio_queue import GradioCaller  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from roleplay.store import Store  # noqa: E402
+from roleplay.storage.store import Store  # noqa: E402
 from roleplay.testing import FakeChatServer, FakeReply  # noqa: E402
 from tests.scripts import GOOD  # noqa: E402
 
@@ -155,7 +155,7 @@ def main() -> None:
                 base_port,
                 work / f"{backend}-baseline.log",
             )
-            store = Store.open(f"sqlite:///{work / backend / 'roleplay.db'}")
+            store = Store.open(f"sqlite:///{work / backend / 'roleplay.storage.tables'}")
             try:
                 for n in tqdm(waves, desc=f"{backend} waves", file=sys.stderr):
                     base = f"http://127.0.0.1:{base_port}"

@@ -34,11 +34,11 @@ from grading import EXAMPLES_DIR
 from grading.rubric import get_rubric
 from grading.tone import empathy, politeness
 from roleplay.config import Settings, StructuredMethod
+from roleplay.core.library import PersonaLibrary
+from roleplay.core.transcript import read_transcript
+from roleplay.core.validation import display_path
 from roleplay.errors import InputError
-from roleplay.library import PersonaLibrary
-from roleplay.llm import BACKEND_EXCEPTIONS, backend_error
-from roleplay.transcript import read_transcript
-from roleplay.validation import display_path
+from roleplay.llm.backend import BACKEND_EXCEPTIONS, backend_error
 
 POLITENESS_FILE = "politeness_wikipedia.csv"
 EMPATHY_FILE = "epitome_emotional_reactions.csv"
@@ -287,7 +287,7 @@ def calibrate(
 
     if settings.grader_model:
         from grading.grader import grade, make_judge
-        from roleplay.llm import chat_model
+        from roleplay.llm.backend import chat_model
 
         p_rows, e_rows = parts["test"]
         llm_sample = sample or 200

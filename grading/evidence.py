@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from grading.report import CriterionScore, Evidence, Flag
 from grading.rubric import Criterion
 from grading.tone import IMPOLITE, politeness, strong_empathy
-from roleplay.acts import (
+from roleplay.core.acts import (
     ACKNOWLEDGE,
     APOLOGIZE,
     MANIPULATION,
@@ -25,9 +25,9 @@ from roleplay.acts import (
     any_match,
     detect_acts,
 )
-from roleplay.director import Director, Outcome
-from roleplay.persona import ActKind, Move, Persona, PolicyRule
-from roleplay.transcript import Transcript
+from roleplay.core.director import Director, Outcome
+from roleplay.core.persona import ActKind, Move, Persona, PolicyRule
+from roleplay.core.transcript import Transcript
 
 #: Languages the lexical analyzers (tone, listening, empathy) cover.
 SUPPORTED_LANGUAGES = {"en"}

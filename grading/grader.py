@@ -18,10 +18,10 @@ from grading.report import CriterionScore, Evidence, Flag, GradeReport, Provenan
 from grading.rubric import Rubric
 from roleplay import __version__
 from roleplay.config import Settings
+from roleplay.core.persona import Persona
+from roleplay.core.transcript import TokenUsage, Transcript
 from roleplay.errors import BackendError
-from roleplay.persona import Persona
-from roleplay.tokens import cost_usd
-from roleplay.transcript import TokenUsage, Transcript
+from roleplay.llm.tokens import cost_usd
 
 #: A judge spread of this many levels or more over k samples flags the criterion unstable.
 UNSTABLE_SPREAD = 2
@@ -31,7 +31,7 @@ def make_judge(settings: Settings) -> Judge | None:
     """The configured judge, or None when no grader model is set."""
     if not settings.grader_model:
         return None
-    from roleplay.llm import chat_model
+    from roleplay.llm.backend import chat_model
 
     temperature = 0.0 if settings.judge_samples == 1 else 0.7
     return Judge(

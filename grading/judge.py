@@ -23,11 +23,11 @@ from pydantic import BaseModel, Field, ValidationError
 from grading.evidence import EvidenceResult
 from grading.rubric import Criterion, Rubric
 from roleplay.config import StructuredMethod
+from roleplay.core.persona import Persona
+from roleplay.core.transcript import Transcript
 from roleplay.errors import BackendError
-from roleplay.llm import BACKEND_EXCEPTIONS, backend_error
-from roleplay.persona import Persona
-from roleplay.tokens import count_messages, count_text
-from roleplay.transcript import Transcript
+from roleplay.llm.backend import BACKEND_EXCEPTIONS, backend_error
+from roleplay.llm.tokens import count_messages, count_text
 
 
 class QuotedEvidence(BaseModel):

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from roleplay.transcript import TokenUsage
+from roleplay.core.transcript import TokenUsage
 
 FlagKind = Literal[
     "policy_violation",

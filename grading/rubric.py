@@ -9,8 +9,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from roleplay.core.validation import display_path, load_unique, load_yaml_mapping, pydantic_problems
 from roleplay.errors import NotFound, ValidationFailed
-from roleplay.validation import display_path, load_unique, load_yaml_mapping, pydantic_problems
 
 BUILTIN_DIR = Path(__file__).resolve().parent / "rubrics"
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from roleplay.library import PersonaLibrary, builtin_dir
-from roleplay.persona import Persona
+from roleplay.core.library import PersonaLibrary, builtin_dir
+from roleplay.core.persona import Persona
 
 #: The environment as the user set it, before each test's isolation removes LLM settings.
 ORIGINAL_ENV = dict(os.environ)
@@ -92,7 +92,7 @@ def _postgres_database() -> Iterator[str]:
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'roleplay.db'}"
+        yield f"sqlite:///{tmp_path / 'roleplay.storage.tables'}"
     else:
         yield from _postgres_database()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from roleplay.candidate import CandidateService
+    from roleplay.services.candidates import CandidateService
 
 GOOD = [
     "Hi Dana, I'm so sorry your Lumen 14 arrived with a cracked screen. "

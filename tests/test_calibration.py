@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from grading.calibration import part_of, ranks, roc_auc, spearman
 from grading.tone import empathy, politeness, politeness_model
-from roleplay.cli import main
+from roleplay.faces.cli import main
 from roleplay.testing import FakeChatServer, FakeReply
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from roleplay.cli import main
+from roleplay.faces.cli import main
+from roleplay.storage.turnlog import TurnLog
 from roleplay.testing import FakeChatServer, FakeReply
-from roleplay.turnlog import TurnLog
 from tests import scripts
 
 

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from roleplay.actors import ScriptedActor
-from roleplay.conversation import Conversation, ConversationOver, TimeUp
-from roleplay.director import Outcome
+from roleplay.core.actors import ScriptedActor
+from roleplay.core.conversation import Conversation, ConversationOver, TimeUp
+from roleplay.core.director import Outcome
+from roleplay.core.persona import ActKind, Move, Persona
+from roleplay.core.transcript import Turn, parse_transcript, read_transcript
 from roleplay.errors import InputError
-from roleplay.persona import ActKind, Move, Persona
-from roleplay.transcript import Turn, parse_transcript, read_transcript
 from tests import scripts
 
 

@@ -14,10 +14,10 @@ from grading import EXAMPLES_DIR
 from grading.grader import grade
 from grading.report import GradeReport, to_html, to_markdown
 from grading.rubric import BUILTIN_DIR, Rubric, get_rubric, load_rubrics
-from roleplay.cli import main
+from roleplay.core.library import PersonaLibrary
+from roleplay.core.transcript import parse_transcript, read_transcript
 from roleplay.errors import ValidationFailed
-from roleplay.library import PersonaLibrary
-from roleplay.transcript import parse_transcript, read_transcript
+from roleplay.faces.cli import main
 
 HERE = EXAMPLES_DIR
 NAMES = [
@@ -141,8 +141,8 @@ def test_overall_is_computed_from_the_weights(
 
 
 def test_engine_annotations_are_used_when_present(library: PersonaLibrary, rubric: Rubric) -> None:
-    from roleplay.actors import ScriptedActor
-    from roleplay.conversation import Conversation
+    from roleplay.core.actors import ScriptedActor
+    from roleplay.core.conversation import Conversation
     from tests import scripts
 
     persona = library.get("damaged-laptop")
@@ -294,8 +294,8 @@ def test_duplicate_rubric_ids_across_files(tmp_path: Path) -> None:
 
 def test_replay_reads_turns_as_the_live_engine_did(library: PersonaLibrary) -> None:
     from grading.evidence import annotate
-    from roleplay.actors import ScriptedActor
-    from roleplay.conversation import Conversation
+    from roleplay.core.actors import ScriptedActor
+    from roleplay.core.conversation import Conversation
     from tests import scripts
 
     persona = library.get("damaged-laptop")

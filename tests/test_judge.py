@@ -15,11 +15,11 @@ from grading.grader import grade, make_judge
 from grading.judge import Judge
 from grading.report import GradeReport
 from grading.rubric import Rubric, get_rubric
-from roleplay.cli import main
 from roleplay.config import Settings
-from roleplay.library import PersonaLibrary
+from roleplay.core.library import PersonaLibrary
+from roleplay.core.transcript import Transcript, read_transcript
+from roleplay.faces.cli import main
 from roleplay.testing import FakeChatServer, FakeReply
-from roleplay.transcript import Transcript, read_transcript
 
 HERE = EXAMPLES_DIR
 CRITERIA = ["calmness", "active_listening", "empathy", "policy_adherence", "resolution"]

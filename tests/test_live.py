@@ -8,9 +8,9 @@ import pytest
 from grading.grader import grade, make_judge
 from grading.rubric import get_rubric
 from roleplay.config import Settings
-from roleplay.conversation import Conversation, make_actor
-from roleplay.director import Outcome
-from roleplay.persona import Persona
+from roleplay.core.conversation import Conversation, make_actor
+from roleplay.core.director import Outcome
+from roleplay.core.persona import Persona
 from tests import scripts
 from tests.conftest import ORIGINAL_ENV
 
@@ -44,7 +44,7 @@ def test_live_customer_stays_in_role_and_the_director_decides(
 
 def test_live_judge_grades_with_verbatim_evidence(live_settings: Settings, laptop: Persona) -> None:
     from grading import EXAMPLES_DIR
-    from roleplay.transcript import read_transcript
+    from roleplay.core.transcript import read_transcript
 
     transcript = read_transcript(EXAMPLES_DIR / "warm_policy_breaker.json")
     report = grade(transcript, laptop, get_rubric("default"), judge=make_judge(live_settings))

@@ -7,12 +7,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from roleplay.actors import Delta, LLMActor, Retract, ScriptedActor
 from roleplay.config import Settings
-from roleplay.conversation import Conversation, make_actor
-from roleplay.director import Outcome
+from roleplay.core.actors import Delta, LLMActor, Retract, ScriptedActor
+from roleplay.core.conversation import Conversation, make_actor
+from roleplay.core.director import Outcome
+from roleplay.core.persona import Move, Persona
 from roleplay.errors import BackendError
-from roleplay.persona import Move, Persona
 from roleplay.testing import FakeChatServer, FakeReply, ScriptedChatModel
 from tests import scripts
 
@@ -235,7 +235,7 @@ def test_scripted_chat_model_raises_on_unexpected_call(laptop: Persona) -> None:
 
 def test_fake_server_non_streaming_and_tool_calls(server: FakeChatServer) -> None:
     """The non-streaming path (used by the judge) through the real LangChain client."""
-    from roleplay.llm import chat_model
+    from roleplay.llm.backend import chat_model
 
     settings = settings_for(server, ROLEPLAY_GRADER_MODEL="fake-judge")
     server.enqueue(

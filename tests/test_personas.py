@@ -11,9 +11,9 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from roleplay.cli import main
-from roleplay.library import PersonaLibrary, builtin_dir, check_paths, load_persona_file
-from roleplay.persona import Persona
+from roleplay.core.library import PersonaLibrary, builtin_dir, check_paths, load_persona_file
+from roleplay.core.persona import Persona
+from roleplay.faces.cli import main
 
 LAPTOP_YAML = builtin_dir() / "damaged-laptop.yaml"
 
@@ -270,9 +270,9 @@ def test_a_catastrophically_slow_pattern_is_refused(tmp_path: Path) -> None:
 def test_a_slow_pattern_that_slipped_through_cannot_stall_a_message(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    from roleplay import patterns
+    from roleplay.core import patterns
 
-    with caplog.at_level("WARNING", logger="roleplay.patterns"):
+    with caplog.at_level("WARNING", logger="roleplay.core.patterns"):
         assert patterns.search("(a|aa)+$", "a" * 31 + "!") is None
         assert list(patterns.finditer("(a|aa)+$", "a" * 31 + "!")) == []
     assert caplog.text.count("timed out") == 2

@@ -10,12 +10,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from roleplay.candidate import CandidateService
 from roleplay.config import Settings
+from roleplay.core.library import PersonaLibrary
 from roleplay.errors import InputError
-from roleplay.library import PersonaLibrary
-from roleplay.review import ReviewService
-from roleplay.store import Store
+from roleplay.services.candidates import CandidateService
+from roleplay.services.review import ReviewService
+from roleplay.storage.store import Store
 from tests import scripts
 from tests.scripts import talk
 
@@ -108,7 +108,7 @@ def test_cohort_compare_mood_and_exports(graded: tuple[Store, dict[str, int]]) -
 
 
 def test_csv_cells_never_become_spreadsheet_formulas() -> None:
-    from roleplay.review import SessionRow
+    from roleplay.services.review import SessionRow
 
     rows = [
         SessionRow(

@@ -15,8 +15,8 @@ import httpx
 import pytest
 
 from bench.gradio_queue import GradioCaller
-from roleplay.library import builtin_dir
-from roleplay.store import Store
+from roleplay.core.library import builtin_dir
+from roleplay.storage.store import Store
 from tests.web_helpers import ROLEPLAY, Server
 
 RITA = ("rita", "Rita reviews forty calls a day")
@@ -83,7 +83,7 @@ def test_the_file_history_exploit_returns_nothing(server: Server) -> None:
     finally:
         caller.close()
     # the direct entry points and file routes answer nothing, for any path
-    db = server.home / "roleplay.db"
+    db = server.home / "roleplay.storage.tables"
     persona = builtin_dir() / "damaged-laptop.yaml"
     with httpx.Client(base_url=server.url) as http:
         for route in ("call/send", "run/send", "api/send", "call/v2/send"):
@@ -122,7 +122,7 @@ def test_uploads_and_oversized_requests_are_refused(server: Server) -> None:
         assert "the limit is 2,000" in json.dumps(last)
     finally:
         caller.close()
-    store = Store.open(f"sqlite:///{server.home / 'roleplay.db'}")
+    store = Store.open(f"sqlite:///{server.home / 'roleplay.storage.tables'}")
     try:
         invite = store.invite_for_token(token)
         assert invite is not None
@@ -193,7 +193,7 @@ def test_simultaneous_starts_cannot_beat_the_attempts_limit(server: Server) -> N
 
     with ThreadPoolExecutor(10) as pool:
         list(pool.map(start, range(10)))
-    store = Store.open(f"sqlite:///{server.home / 'roleplay.db'}")
+    store = Store.open(f"sqlite:///{server.home / 'roleplay.storage.tables'}")
     try:
         invite = store.invite_for_token(token)
         assert invite is not None
@@ -257,7 +257,7 @@ def test_secure_cookies_and_hsts_behind_tls(tmp_path: Path) -> None:
     from fastapi.testclient import TestClient
 
     from roleplay.config import Settings
-    from roleplay.web.server import build_app
+    from roleplay.faces.web.server import build_app
 
     settings = Settings.from_env(
         {"ROLEPLAY_HOME": str(tmp_path), "ROLEPLAY_PUBLIC_URL": "https://roleplay.example.com"}

@@ -9,12 +9,12 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import text
 
-from roleplay.accounts import AccountService, SignInThrottled
-from roleplay.candidate import AccessDenied, CandidateService
 from roleplay.config import Settings
+from roleplay.core.library import PersonaLibrary
 from roleplay.errors import BackendError, InvalidValue, RoleplayError
-from roleplay.library import PersonaLibrary
-from roleplay.store import InviteInfo, Store, token_hash
+from roleplay.services.accounts import AccountService, SignInThrottled
+from roleplay.services.candidates import AccessDenied, CandidateService
+from roleplay.storage.store import InviteInfo, Store, token_hash
 from roleplay.testing import FakeChatServer, FakeReply
 from tests import scripts
 from tests.scripts import talk
@@ -269,7 +269,8 @@ def test_upgrading_an_existing_database_keeps_its_data(db_url: str) -> None:
     engine = create_engine(db_url)
     config = Config()
     config.set_main_option(
-        "script_location", str(Path(str(resources.files("roleplay").joinpath("migrations"))))
+        "script_location",
+        str(Path(str(resources.files("roleplay.storage").joinpath("migrations")))),
     )
     with engine.begin() as conn:
         config.attributes["connection"] = conn

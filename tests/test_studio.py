@@ -9,15 +9,15 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from roleplay.candidate import CandidateService
-from roleplay.catalog import Catalog
-from roleplay.cli import main
 from roleplay.config import Settings
+from roleplay.core.library import PersonaLibrary, builtin_dir
+from roleplay.core.persona import ActKind
 from roleplay.errors import InputError, ValidationFailed
-from roleplay.library import PersonaLibrary, builtin_dir
-from roleplay.persona import ActKind
-from roleplay.store import Store
-from roleplay.studio import StudioService
+from roleplay.faces.cli import main
+from roleplay.services.candidates import CandidateService
+from roleplay.services.catalog import Catalog
+from roleplay.services.studio import StudioService
+from roleplay.storage.store import Store
 from tests import scripts
 
 LAPTOP = (builtin_dir() / "damaged-laptop.yaml").read_text(encoding="utf-8")

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from roleplay.candidate import CandidateService
 from roleplay.config import Settings
-from roleplay.library import PersonaLibrary
-from roleplay.store import Store
+from roleplay.core.library import PersonaLibrary
+from roleplay.services.candidates import CandidateService
+from roleplay.storage.store import Store
 from tests import scripts
 from tests.scripts import talk
 from tests.web_helpers import Server, shot, sign_in
@@ -22,7 +22,7 @@ XSS = "<script>alert(1)</script>"
 @pytest.fixture
 def server(tmp_path: Path, library: PersonaLibrary) -> Iterator[Server]:
     srv = Server(tmp_path / "home").start()
-    store = Store.open(f"sqlite:///{srv.home / 'roleplay.db'}")
+    store = Store.open(f"sqlite:///{srv.home / 'roleplay.storage.tables'}")
     svc = CandidateService(store, Settings.from_env({"ROLEPLAY_HOME": str(srv.home)}), library)
     for name, script in [
         ("Ann", scripts.GOOD),

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from roleplay.library import builtin_dir
+from roleplay.core.library import builtin_dir
 from tests.web_helpers import Server, shot, sign_in
 
 LAPTOP = (builtin_dir() / "damaged-laptop.yaml").read_text(encoding="utf-8")

@@ -1,0 +1,276 @@
+"""Actors put the director's chosen move into words.
+
+* :class:`ScriptedActor` speaks the persona's trainer-authored lines: offline, deterministic
+  for a seed, never the same line twice in a row.
+* :class:`LLMActor` has a chat model write the line, with only released facts in the prompt,
+  checks each sentence before it is shown, regenerates once on a bad reply and then falls
+  back to the scripted line.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from typing import Any, Literal, Protocol
+
+import openai
+import yaml
+from langchain_core.language_models.chat_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+
+from roleplay.config import Settings
+from roleplay.core.director import mood_label
+from roleplay.core.guard import check_reply
+from roleplay.core.persona import Move, Persona
+from roleplay.errors import BackendError
+from roleplay.llm.backend import BACKEND_EXCEPTIONS, backend_error
+from roleplay.llm.tokens import cost_usd, count_messages, count_text, trim_history
+
+
+# ---------------------------------------------------------------------------- events
+@dataclass(frozen=True)
+class Delta:
+    """More text of the customer's reply, safe to show."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Retract:
+    """Discard the partial reply shown so far; a replacement follows."""
+
+
+@dataclass(frozen=True)
+class Done:
+    """The reply is complete."""
+
+    text: str
+    source: Literal["scripted", "llm", "fallback"]
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float | None = 0.0
+
+
+Event = Delta | Retract | Done
+
+
+@dataclass
+class SpeakRequest:
+    """What the actor must say now, and the conversation so far."""
+
+    move: Move
+    mood: int
+    give_facts: list[str] = field(default_factory=list)
+    released: list[str] = field(default_factory=list)
+    history: Sequence[tuple[str, str]] = ()  # ("customer" | "candidate", text)
+
+
+class Actor(Protocol):
+    name: str
+    model: str | None
+
+    def speak(self, request: SpeakRequest) -> Iterator[Event]: ...
+
+
+# ---------------------------------------------------------------------------- scripted
+class ScriptedActor:
+    """Speaks the persona's lines for each move."""
+
+    name = "scripted"
+    model: str | None = None
+
+    def __init__(self, persona: Persona, seed: int = 0) -> None:
+        self.persona = persona
+        self._rng = random.Random(seed)
+        self._last: dict[Move, str] = {}
+
+    def line(self, move: Move, give_facts: Sequence[str] = ()) -> str:
+        bank = self.persona.lines.bank(move)
+        if not give_facts:
+            bank = [t for t in bank if "{fact}" not in t] or bank
+        choices = [t for t in bank if t != self._last.get(move)] or bank
+        template = self._rng.choice(choices)
+        self._last[move] = template
+        return self.persona.render(template, give_facts)
+
+    def speak(self, request: SpeakRequest) -> Iterator[Event]:
+        text = self.line(request.move, request.give_facts)
+        yield Delta(text)
+        yield Done(text, "scripted")
+
+
+# ---------------------------------------------------------------------------- LLM
+@lru_cache(maxsize=1)
+def prompts() -> dict[str, Any]:
+    text = resources.files("roleplay.core.prompts").joinpath("customer.yaml").read_text("utf-8")
+    data: dict[str, Any] = yaml.safe_load(text)
+    data["guidelines"] = (
+        resources.files("roleplay.core.prompts")
+        .joinpath("customer_guidelines.md")
+        .read_text("utf-8")
+    )
+    return data
+
+
+def _sentence_end(text: str) -> int:
+    """Index just after the last sentence boundary in ``text`` (0 if none)."""
+    best = 0
+    for i, ch in enumerate(text):
+        if ch in ".!?\n" and (i + 1 == len(text) or text[i + 1].isspace()):
+            best = i + 1
+    return best
+
+
+class LLMActor:
+    """A chat model voices the customer; the director still decides everything."""
+
+    name = "llm"
+
+    def __init__(
+        self,
+        persona: Persona,
+        chat: BaseChatModel,
+        *,
+        model: str,
+        settings: Settings,
+        fallback: ScriptedActor,
+        stream_retries: int = 1,
+    ) -> None:
+        self.persona = persona
+        self.chat = chat
+        self.model: str | None = model
+        self.settings = settings
+        self.fallback = fallback
+        self.stream_retries = stream_retries
+
+    # -- prompt -------------------------------------------------------------------
+    def system_prompt(self, request: SpeakRequest) -> str:
+        p, sc = self.persona, self.persona.scenario
+        visible = [f for f in sc.facts if f.reveal == "free" or f.id in request.released]
+        facts = "\n".join(f"- {f.said}" for f in visible) or "- (none)"
+        unknown = "\n".join(f"- {u}" for u in sc.does_not_know) or "- (nothing listed)"
+        t = p.temperament
+        temperament = t.notes or f"starting mood {t.starting_mood}"
+        return str(prompts()["system"]).format(
+            guidelines=prompts()["guidelines"],
+            name=p.name,
+            company=p.briefing.company,
+            channel=p.briefing.channel,
+            language=p.language,
+            reason=sc.reason,
+            wants=sc.wants,
+            temperament=temperament,
+            facts=facts,
+            unknown=unknown,
+        )
+
+    def turn_note(self, request: SpeakRequest, opening: str = "") -> str:
+        """This turn's instructions. ``opening`` is the scripted opening the LLM should
+        paraphrase when the move is the opening."""
+        moves = prompts()["moves"]
+        instruction = str(moves[request.move.value])
+        if request.move == Move.opening:
+            instruction = instruction.format(opening=opening)
+        say_now = ""
+        if request.give_facts:
+            said = self.persona.statements(request.give_facts)
+            say_now = str(prompts()["say_now"]).format(facts=said)
+        return str(prompts()["turn_note"]).format(
+            name=self.persona.name,
+            mood_label=mood_label(request.mood),
+            mood=request.mood,
+            move_instruction=instruction,
+            say_now=say_now,
+        )
+
+    def messages(
+        self, request: SpeakRequest, correction: str | None = None, opening: str = ""
+    ) -> list[BaseMessage]:
+        """System prompt, trimmed history (the opening always kept), then this turn's note."""
+        system = self.system_prompt(request)
+        note = self.turn_note(request, opening)
+        notes = [note, correction] if correction else [note]
+        budget = max(200, self.settings.history_token_budget)
+        history = trim_history(
+            [("assistant" if s == "customer" else "user", t) for s, t in request.history],
+            budget,
+            keep_first=1,
+        )
+        out: list[BaseMessage] = [SystemMessage(system)]
+        for role, text in history:
+            out.append(AIMessage(text) if role == "assistant" else HumanMessage(text))
+        out.extend(SystemMessage(n) for n in notes)
+        return out
+
+    # -- speaking -----------------------------------------------------------------
+    def speak(self, request: SpeakRequest) -> Iterator[Event]:
+        correction: str | None = None
+        prompt_total = completion_total = 0
+        cost_total: float | None = 0.0
+        # Chosen once per turn, so a regeneration paraphrases the same opening.
+        opening = self.fallback.line(Move.opening) if request.move == Move.opening else ""
+        for _attempt in range(2):
+            msgs = self.messages(request, correction, opening)
+            prompt_tokens = count_messages([(m.type, str(m.content)) for m in msgs])
+            shown = ""
+            buffer = ""
+            problems: list[str] = []
+            try:
+                for event in self._stream(msgs):
+                    buffer += event
+                    cut = _sentence_end(buffer)
+                    if cut > len(shown):
+                        problems = check_reply(buffer[:cut], self.persona, request.released)
+                        if problems:
+                            break
+                        yield Delta(buffer[len(shown) : cut])
+                        shown = buffer[:cut]
+            except BackendError:
+                if shown:
+                    yield Retract()
+                raise
+            if not problems:
+                problems = check_reply(buffer, self.persona, request.released)
+                if not buffer.strip():
+                    problems = ["empty reply"]
+            completion = count_text(buffer)
+            prompt_total += prompt_tokens
+            completion_total += completion
+            cost = cost_usd(self.model, prompt_tokens, completion, self.settings.prices)
+            cost_total = None if cost is None or cost_total is None else cost_total + cost
+            if not problems:
+                if len(buffer) > len(shown):
+                    yield Delta(buffer[len(shown) :])
+                yield Done(buffer.strip(), "llm", prompt_total, completion_total, cost_total)
+                return
+            if shown:
+                yield Retract()
+            correction = str(prompts()["correction"]).format(
+                name=self.persona.name, problems="; ".join(problems)
+            )
+        text = self.fallback.line(request.move, request.give_facts)
+        yield Delta(text)
+        yield Done(text, "fallback", prompt_total, completion_total, cost_total)
+
+    def _stream(self, msgs: list[BaseMessage]) -> Iterator[str]:
+        """Stream text chunks. Request-level retries are the client library's; a stream
+        that drops midway is retried here once, after a short backoff."""
+        for attempt in range(self.stream_retries + 1):
+            got_any = False
+            try:
+                for chunk in self.chat.stream(msgs):
+                    text = chunk.content if isinstance(chunk.content, str) else ""
+                    if text:
+                        got_any = True
+                        yield text
+                return
+            except BACKEND_EXCEPTIONS as exc:
+                # HTTP errors and timeouts were already retried by the client library.
+                final = isinstance(exc, openai.APIStatusError | openai.APITimeoutError)
+                if final or got_any or attempt == self.stream_retries:
+                    raise backend_error(exc, attempts=attempt + 1) from exc
+                time.sleep(0.5 * (2**attempt))

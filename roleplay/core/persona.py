@@ -1,0 +1,298 @@
+"""The persona: a simulated customer, as validated data.
+
+Trainers write personas as YAML in ``personas/``; this module is the contract those files
+follow. Every field carries a description, so ``roleplay personas schema`` prints a JSON
+Schema editors can use for completion and inline checks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import string
+from collections.abc import Sequence
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+Slug = Annotated[
+    str,
+    Field(
+        pattern=r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$",
+        min_length=2,
+        max_length=64,
+        description="Lower-case letters, digits, '-' or '_' (e.g. damaged-laptop).",
+    ),
+]
+NonEmpty = Annotated[str, Field(min_length=1)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Move(StrEnum):
+    """What the customer does on its turn. The director picks one; actors voice it."""
+
+    opening = "opening"
+    complain = "complain"
+    demand = "demand"
+    give_fact = "give_fact"
+    repeat_fact = "repeat_fact"
+    reject_offer = "reject_offer"
+    accept = "accept"
+    ask_manager = "ask_manager"
+    leave = "leave"
+    thank_close = "thank_close"
+
+
+class ActKind(StrEnum):
+    """What a candidate's message does, as detected by :mod:`roleplay.core.acts`."""
+
+    greet = "greet"
+    acknowledge = "acknowledge"
+    apologize = "apologize"
+    reflect = "reflect"
+    question = "question"
+    ask_fact = "ask_fact"
+    reask_fact = "reask_fact"
+    offer = "offer"
+    bad_offer = "bad_offer"
+    next_steps = "next_steps"
+    policy_recital = "policy_recital"
+    dismissive = "dismissive"
+    rude = "rude"
+    blame = "blame"
+    close = "close"
+    manipulation = "manipulation"
+
+
+class Briefing(_Strict):
+    """What the candidate sees before the conversation starts."""
+
+    channel: Literal["chat", "phone", "email"] = Field(
+        "chat", description="How the customer contacts the company."
+    )
+    company: NonEmpty = Field(description="The company the candidate works for.")
+    candidate_brief: NonEmpty = Field(
+        description="What the candidate is told about the situation before it starts."
+    )
+    policy_card: NonEmpty = Field(
+        description="The policy text the candidate may consult during the conversation."
+    )
+
+
+class Fact(_Strict):
+    """Something the customer knows. ``free`` facts are stated unprompted; ``on_ask`` facts
+    are revealed only when the candidate asks a question matching ``asked_by``."""
+
+    id: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")] = Field(
+        description="Placeholder name used in lines as {id} (lower-case, digits, underscores)."
+    )
+    value: NonEmpty = Field(description="Short value substituted for {id}, e.g. 'A1042'.")
+    statement: str | None = Field(
+        None,
+        description="How the customer says it when giving the fact; defaults to the value.",
+    )
+    reveal: Literal["free", "on_ask"] = Field(
+        "free", description="free: said unprompted. on_ask: only when the candidate asks."
+    )
+    asked_by: list[NonEmpty] = Field(
+        default_factory=list,
+        description="Regular expressions (case-insensitive) for questions that ask for this "
+        "fact, e.g. 'photo|picture'. Required for on_ask facts.",
+    )
+
+    @property
+    def said(self) -> str:
+        return self.statement or self.value
+
+
+class Resolution(_Strict):
+    """A way the conversation could end, and how to recognise the candidate offering it."""
+
+    id: Slug = Field(description="Identifier, e.g. replacement.")
+    description: NonEmpty = Field(description="Plain-English description of the resolution.")
+    patterns: list[NonEmpty] = Field(
+        min_length=1,
+        description="Regular expressions (case-insensitive) that recognise an offer of this "
+        "resolution in a candidate message. Negated offers ('I can't ...') never count.",
+    )
+    requires_facts: list[str] = Field(
+        default_factory=list,
+        description="Fact ids that must have come out before this offer can be accepted "
+        "(e.g. the photo of the damage before a replacement).",
+    )
+
+
+class Scenario(_Strict):
+    """The hidden situation. The candidate never sees this directly."""
+
+    reason: NonEmpty = Field(description="Why the customer is contacting the company.")
+    facts: list[Fact] = Field(min_length=1, description="What the customer knows.")
+    wants: NonEmpty = Field(description="What the customer wants at the start.")
+    acceptable_resolutions: list[Resolution] = Field(
+        min_length=1, description="Offers the customer can accept."
+    )
+    unacceptable_resolutions: list[Resolution] = Field(
+        default_factory=list, description="Offers the customer rejects."
+    )
+    does_not_know: list[NonEmpty] = Field(
+        default_factory=list,
+        description="Things the customer does not know and says so if asked (never invented).",
+    )
+
+
+class Temperament(_Strict):
+    """How the customer's mood moves. Mood runs from -5 (furious) to +5 (delighted)."""
+
+    starting_mood: int = Field(-2, ge=-5, le=5, description="Mood at the opening, -5..5.")
+    patience: int = Field(
+        3,
+        ge=1,
+        le=10,
+        description="How many unhelpful candidate turns in a row the customer tolerates "
+        "before giving up (see breaking_point).",
+    )
+    breaking_point: Literal["manager", "leave"] = Field(
+        "manager",
+        description="What the customer does when patience or mood runs out: ask for a "
+        "manager (ending 'escalated') or leave (ending 'abandoned').",
+    )
+    escalated_by: list[ActKind] = Field(
+        default_factory=list,
+        description="Candidate acts that cost this customer one extra mood point.",
+    )
+    calmed_by: list[ActKind] = Field(
+        default_factory=list,
+        description="Candidate acts that earn one extra mood point with this customer.",
+    )
+    trigger_phrases: list[NonEmpty] = Field(
+        default_factory=list,
+        description="Regular expressions for phrases that cost one extra mood point "
+        "(e.g. 'calm down').",
+    )
+    notes: str = Field("", description="Free-text notes on the temperament for the LLM actor.")
+
+
+class RuleDetect(_Strict):
+    """How a policy rule is checked in code over the candidate's messages."""
+
+    patterns: list[NonEmpty] = Field(
+        min_length=1,
+        description="Regular expressions (case-insensitive). must: a candidate message must "
+        "match one. must_not: no candidate message may match one (negated mentions, "
+        'e.g. "I can\'t promise same-day", do not count).',
+    )
+    when: list[NonEmpty] = Field(
+        default_factory=list,
+        description="Condition patterns. must: the rule applies only once a candidate message "
+        "matches one, and must be met by then. must_not: only messages that also match "
+        "one can break the rule.",
+    )
+    unless: list[NonEmpty] = Field(
+        default_factory=list,
+        description="must_not only: a message that also matches one of these does not break "
+        "the rule (e.g. a refund that mentions the return label).",
+    )
+
+
+class PolicyRule(_Strict):
+    """A company policy rule in machine-checkable form."""
+
+    id: Slug = Field(description="Identifier, e.g. no-express-shipping.")
+    text: NonEmpty = Field(description="The rule in plain English.")
+    kind: Literal["must", "must_not"] = Field(description="must: required; must_not: forbidden.")
+    detect: RuleDetect = Field(description="How the rule is checked over candidate messages.")
+
+
+class Lines(_Strict):
+    """Trainer-authored lines for the scripted customer, one bank per move.
+
+    ``{placeholders}`` name facts by id; ``{fact}`` is the fact being given or repeated.
+    """
+
+    opening: list[NonEmpty] = Field(min_length=1, description="The customer's first message.")
+    complain: list[NonEmpty] = Field(min_length=1, description="Complaining about the problem.")
+    demand: list[NonEmpty] = Field(min_length=1, description="Demanding what they want.")
+    give_fact: list[NonEmpty] = Field(
+        min_length=1, description="Giving a fact when asked; use {fact}."
+    )
+    repeat_fact: list[NonEmpty] = Field(
+        default_factory=lambda: ["I already told you that. {fact}"],
+        description="Answering a question about a fact already given; use {fact}.",
+    )
+    reject_offer: list[NonEmpty] = Field(min_length=1, description="Rejecting an offer.")
+    accept: list[NonEmpty] = Field(min_length=1, description="Accepting an acceptable offer.")
+    ask_manager: list[NonEmpty] = Field(min_length=1, description="Demanding a manager.")
+    leave: list[NonEmpty] = Field(min_length=1, description="Giving up and leaving.")
+    thank_close: list[NonEmpty] = Field(min_length=1, description="Thanking and closing.")
+
+    def bank(self, move: Move) -> list[str]:
+        return list(getattr(self, move.value))
+
+
+class Limits(_Strict):
+    """When a conversation stops regardless of how it goes."""
+
+    max_turns: int = Field(20, ge=2, le=200, description="Maximum candidate messages.")
+    time_limit_minutes: float | None = Field(
+        None, gt=0, description="Optional wall-clock limit for the conversation."
+    )
+
+
+class Persona(_Strict):
+    """A simulated customer: identity, briefing, hidden scenario, temperament, policy, lines."""
+
+    id: Slug = Field(description="Unique id across the library, e.g. damaged-laptop.")
+    name: NonEmpty = Field(description="The customer's name.")
+    language: Annotated[str, Field(pattern=r"^[a-z]{2}(-[A-Z]{2})?$")] = Field(
+        "en", description="BCP-47 language of the conversation, e.g. en or nb."
+    )
+    difficulty: int = Field(ge=1, le=5, description="1 (easy) to 5 (very hard).")
+    industry: NonEmpty = Field(description="Industry, e.g. retail, airline, telecom.")
+    tags: list[NonEmpty] = Field(default_factory=list, description="Free tags for filtering.")
+    briefing: Briefing = Field(description="What the candidate is told.")
+    scenario: Scenario = Field(description="The hidden scenario.")
+    temperament: Temperament = Field(
+        default_factory=lambda: Temperament(), description="How the mood moves."
+    )
+    policy_rules: list[PolicyRule] = Field(
+        default_factory=list, description="Company policy, checkable in code by the grader."
+    )
+    lines: Lines = Field(description="Lines for the scripted customer.")
+    limits: Limits = Field(default_factory=lambda: Limits(), description="Turn and time limits.")
+
+    @field_validator("tags")
+    @classmethod
+    def _lower_tags(cls, v: list[str]) -> list[str]:
+        return [t.lower() for t in v]
+
+    def fact(self, fact_id: str) -> Fact:
+        for f in self.scenario.facts:
+            if f.id == fact_id:
+                return f
+        raise KeyError(fact_id)
+
+    def statements(self, fact_ids: Sequence[str]) -> str:
+        """How the customer says these facts, in order, as one piece of text."""
+        return " ".join(self.fact(f).said for f in fact_ids)
+
+    def render(self, template: str, give_facts: Sequence[str] = ()) -> str:
+        """Fill a line's placeholders: ``{fact_id}`` with the fact's value, ``{fact}`` with
+        the statements of ``give_facts``; whitespace collapsed."""
+        values = {f.id: f.value for f in self.scenario.facts}
+        values["fact"] = self.statements(give_facts)
+        return " ".join(template.format(**values).split())
+
+    @property
+    def content_hash(self) -> str:
+        """Short hash of the persona's content: sessions record which version they ran."""
+        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:12]
+
+
+def placeholders(template: str) -> list[str]:
+    """The ``{names}`` used in a line; raises ValueError for malformed braces."""
+    return [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]

@@ -1,0 +1,1 @@
+"""The faces: the web app and the CLI, thin layers over the services."""

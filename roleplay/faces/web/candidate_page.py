@@ -1,0 +1,326 @@
+"""The candidate's page: briefing, policy card, the chat with a streaming customer, the end.
+
+Handlers are thin: they call :class:`roleplay.services.candidates.CandidateService` and
+turn its errors into messages on the page. Per-visitor state (invite token, session id) lives
+in ``gr.State``.
+Nothing the browser sends back is trusted: the chat shown is always rebuilt from the service,
+only the typed text is read. Everything from candidates and personas is shown as plain text
+(escaped HTML, never Markdown, so no link or remote image can be smuggled in).
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterator
+from typing import Any
+
+import gradio as gr
+
+from roleplay.core.actors import Delta, Retract
+from roleplay.core.conversation import TimeUp
+from roleplay.core.transcript import Turn
+from roleplay.errors import BackendError, RoleplayError
+from roleplay.faces.web.handlers import guarded, user_message
+from roleplay.services.candidates import MAX_MESSAGE_CHARS, CandidateService, CandidateView
+
+Message = dict[str, str]
+#: Candidates talking at once, per server process.
+CONCURRENCY = 64
+
+
+def _show(text: str) -> str:
+    """Chat text is shown literally: escaped, then rendered without markdown."""
+    return html.escape(text)
+
+
+def _history(turns: list[Turn]) -> list[Message]:
+    return [
+        {"role": "assistant" if t.speaker == "customer" else "user", "content": _show(t.text)}
+        for t in turns
+    ]
+
+
+def _briefing(view: CandidateView) -> str:
+    p = view.persona
+    e = html.escape
+    name = f" for {e(view.invite.candidate_name)}" if view.invite.candidate_name else ""
+    mode = "Practice" if view.invite.mode == "practice" else "Assessment"
+    limit = (
+        f" You have {view.invite.time_limit_minutes:g} minutes."
+        if view.invite.time_limit_minutes
+        else ""
+    )
+    return (
+        f"<h2>{e(p.briefing.company)}: customer {e(p.briefing.channel)}</h2>"
+        f"<p><b>{mode}{name}.</b> {e(p.briefing.candidate_brief)}{limit}</p>"
+    )
+
+
+def _plain(text: str) -> str:
+    """Text shown as written: escaped, line breaks kept."""
+    return f'<div style="white-space:pre-line">{html.escape(text)}</div>'
+
+
+def _report_html(report: dict[str, Any]) -> str:
+    e = html.escape
+    verdict = "passed" if report.get("passed") else "did not pass"
+    items = []
+    for c in report.get("criteria", []):
+        score = f"{c['score']}/5" if c.get("score") is not None else "n/a"
+        items.append(f"<li><b>{e(c['name'])}</b> {score}: {e(c['rationale'])}</li>")
+    flags = report.get("flags", [])
+    notes = "<p><b>Notes:</b> " + "; ".join(e(f["detail"]) for f in flags) + "</p>" if flags else ""
+    return (
+        f"<h3>Your result: {report.get('overall', 0):.0f}/100 ({verdict})</h3>"
+        f"<ul>{''.join(items)}</ul>{notes}"
+    )
+
+
+def build(service: CandidateService) -> gr.Blocks:
+    page = gr.Blocks(title="Roleplay Evaluator: candidate")
+    with page:
+        token = gr.State(None)
+        session_id = gr.State(None)
+        briefing = gr.HTML("Loading…", elem_id="briefing")
+        with gr.Accordion("Policy card", open=False, visible=False) as policy_box:
+            policy = gr.HTML(elem_id="policy-card")
+        start_btn = gr.Button(
+            "Start the conversation", variant="primary", visible=False, elem_id="start"
+        )
+        # No share or copy-all buttons: a candidate's conversation is not theirs to publish.
+        chat = gr.Chatbot(
+            label="Conversation",
+            visible=False,
+            elem_id="chat",
+            render_markdown=False,
+            height=420,
+            buttons=["copy"],
+        )
+        with gr.Row(visible=False) as composer:
+            message = gr.Textbox(
+                show_label=False,
+                placeholder="Type your reply to the customer",
+                scale=5,
+                elem_id="message",
+                autofocus=True,
+                max_length=MAX_MESSAGE_CHARS,
+            )
+            send_btn = gr.Button("Send", variant="primary", scale=1, elem_id="send")
+        with gr.Row():
+            retry_btn = gr.Button("Retry the customer's reply", visible=False, elem_id="retry")
+            end_btn = gr.Button("End conversation", variant="stop", visible=False, elem_id="end")
+        status = gr.HTML("", elem_id="status")
+        result = gr.HTML("", elem_id="result")
+        poll = gr.Timer(1.0, active=False)
+
+        def layout(view: CandidateView) -> tuple[Any, ...]:
+            active = view.session is not None and view.session.status == "active"
+            ended = view.session is not None and view.session.status == "ended"
+            note = ""
+            if ended:
+                note = _ending_note(view)
+            elif not view.can_start and view.session is None:
+                note = "This invite has no attempts left."
+            return (
+                _briefing(view),
+                gr.update(visible=True),
+                _plain(view.persona.briefing.policy_card),
+                gr.update(visible=view.can_start),
+                gr.update(visible=bool(view.turns) or active, value=_history(view.turns)),
+                gr.update(visible=active),
+                gr.update(visible=active),
+                note,
+                gr.update(active=ended and view.invite.mode == "practice"),
+            )
+
+        layout_outputs = [
+            briefing,
+            policy_box,
+            policy,
+            start_btn,
+            chat,
+            composer,
+            end_btn,
+            status,
+            poll,
+        ]
+
+        @guarded
+        def on_load(request: gr.Request) -> tuple[Any, ...]:
+            tok = request.query_params.get("token")
+            try:
+                view = service.view(tok)
+            except RoleplayError as exc:
+                return (
+                    tok,
+                    None,
+                    f"<h2>{html.escape(exc.message)}</h2><p>{html.escape(exc.hint or '')}</p>",
+                    *[gr.update()] * 8,
+                )
+            sid = view.session.id if view.session else None
+            return (tok, sid, *layout(view))
+
+        page.load(on_load, outputs=[token, session_id, *layout_outputs], api_name="open")
+
+        @guarded
+        def on_start(tok: str | None) -> tuple[Any, ...]:
+            try:
+                info, _ = service.start(tok)
+            except BackendError as exc:
+                view = service.view(tok)
+                sid = view.session.id if view.session else None
+                return (
+                    sid,
+                    *layout(view)[:-2],
+                    _backend_note(exc),
+                    gr.update(),
+                    gr.update(visible=True),
+                )
+            return (info.id, *layout(service.view(tok)), gr.update(visible=False))
+
+        start_btn.click(
+            on_start,
+            inputs=token,
+            outputs=[session_id, *layout_outputs, retry_btn],
+            api_name="start",
+        )
+
+        @guarded
+        def on_send(text: str, tok: str | None, sid: int | None) -> Iterator[tuple[Any, ...]]:
+            if sid is None or not text.strip():
+                yield (gr.update(),) * 7
+                return
+            service.check_message(text)  # before the text leaves the box
+            events = service.send(tok, sid, text)
+            yield from _stream(events, tok, sid, typed=text)
+
+        @guarded
+        def on_retry(tok: str | None, sid: int | None) -> Iterator[tuple[Any, ...]]:
+            if sid is None:
+                return
+            yield from _stream(service.retry(tok, sid), tok, sid)
+
+        def _stream(
+            events: Iterator[Any], tok: str | None, sid: int, typed: str = ""
+        ) -> Iterator[tuple[Any, ...]]:
+            history = _history(service.history(tok, sid))
+            if typed:  # shown at once, as it will be stored
+                history.append({"role": "user", "content": _show(typed.strip())})
+                yield history, "", "", gr.update(), gr.update(), gr.update(), gr.update()
+            reply = ""
+            try:
+                for event in events:
+                    if isinstance(event, Delta):
+                        reply += event.text
+                    elif isinstance(event, Retract):
+                        reply = ""
+                    else:
+                        continue
+                    yield (
+                        [*history, {"role": "assistant", "content": _show(reply)}],
+                        gr.update(),
+                        "",
+                        gr.update(visible=False),
+                        gr.update(),
+                        gr.update(),
+                        gr.update(),
+                    )
+            except BackendError as exc:
+                yield (
+                    _history(service.history(tok, sid)),
+                    gr.update(),
+                    _backend_note(exc),
+                    gr.update(visible=True),
+                    gr.update(),
+                    gr.update(),
+                    gr.update(),
+                )
+                return
+            except TimeUp as exc:
+                view = service.view(tok)
+                yield (
+                    _history(view.turns),
+                    gr.update(),
+                    _ending_note(view) + f"<p>{html.escape(user_message(exc))}</p>",
+                    gr.update(visible=False),
+                    gr.update(visible=False),
+                    gr.update(visible=False),
+                    gr.update(active=view.invite.mode == "practice"),
+                )
+                return
+            view = service.view(tok)
+            ended = view.session is not None and view.session.status == "ended"
+            yield (
+                _history(view.turns),
+                gr.update(),
+                _ending_note(view) if ended else "",
+                gr.update(visible=False),
+                gr.update(visible=not ended),
+                gr.update(visible=not ended),
+                gr.update(active=ended and view.invite.mode == "practice"),
+            )
+
+        stream_outputs = [chat, message, status, retry_btn, composer, end_btn, poll]
+        send_args = {"inputs": [message, token, session_id], "outputs": stream_outputs}
+        send_btn.click(on_send, api_name="send", **send_args)  # type: ignore[arg-type]
+        message.submit(on_send, api_name=False, **send_args)  # type: ignore[arg-type]
+        retry_btn.click(
+            on_retry, inputs=[token, session_id], outputs=stream_outputs, api_name="retry"
+        )
+
+        @guarded
+        def on_end(tok: str | None, sid: int | None) -> tuple[Any, ...]:
+            if sid is None:
+                return (gr.update(),) * 5
+            service.end(tok, sid)
+            view = service.view(tok)
+            return (
+                _ending_note(view),
+                gr.update(visible=False),
+                gr.update(visible=False),
+                gr.update(visible=False),
+                gr.update(active=view.invite.mode == "practice"),
+            )
+
+        end_btn.click(
+            on_end,
+            inputs=[token, session_id],
+            outputs=[status, composer, end_btn, retry_btn, poll],
+            api_name="end",
+        )
+
+        @guarded
+        def on_poll(tok: str | None, sid: int | None) -> tuple[Any, ...]:
+            if sid is None:
+                return "", gr.update(active=False)
+            state, report = service.result(tok, sid)
+            if state == "done" and report is not None:
+                return _report_html(report), gr.update(active=False)
+            if state == "failed":
+                return "Grading failed; your reviewer has been told.", gr.update(active=False)
+            return "Grading your conversation…", gr.update(active=True)
+
+        poll.tick(on_poll, inputs=[token, session_id], outputs=[result, poll])
+    return page
+
+
+def _ending_note(view: CandidateView) -> str:
+    outcome = view.session.outcome if view.session else None
+    if view.invite.mode == "assessment":
+        return "<h3>The session is complete. Thank you.</h3><p>You can close this page.</p>"
+    labels = {
+        "resolved": "The customer's problem was resolved.",
+        "escalated": "The customer asked for a manager.",
+        "abandoned": "The customer gave up and left.",
+        "candidate_closed": "You ended the conversation before it was resolved.",
+        "max_turns": "The conversation reached its turn limit.",
+        "time_limit": "The time limit was reached.",
+    }
+    return f"<h3>Conversation ended</h3><p>{labels.get(outcome or '', '')}</p>"
+
+
+def _backend_note(exc: BackendError) -> str:
+    return (
+        f"<p><b>The customer could not reply:</b> {html.escape(exc.message)}. Your message is "
+        "saved. Press <i>Retry the customer's reply</i>.</p>"
+    )

@@ -1,0 +1,304 @@
+"""The reviewer's side as a service: sessions to filter and sort, reports with overrides,
+cohort comparisons, side-by-side comparisons and exports. The dashboard page calls this."""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime, time
+from statistics import mean
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from grading.report import CriterionScore, GradeReport, overall_score, to_html
+from grading.rubric import get_rubric
+from roleplay.errors import InputError, NotFound
+from roleplay.storage.store import SessionInfo, Store
+
+SortKey = Literal["date", "candidate", "persona", "overall", "outcome"]
+FLAG_FILTERS = ("policy_violation", "injection_attempt", "unstable_score", "closed_unresolved")
+
+
+#: The columns of a session row, in the dashboard table and in exports.
+COLUMNS = [
+    "session",
+    "candidate",
+    "persona",
+    "mode",
+    "date",
+    "status",
+    "outcome",
+    "overall",
+    "passed",
+    "flags",
+]
+
+
+@dataclass(frozen=True)
+class SessionRow:
+    id: int
+    candidate: str
+    persona: str
+    mode: str
+    date: str
+    status: str
+    outcome: str
+    overall: float | None
+    passed: bool | None
+    flags: list[str] = field(default_factory=list)
+
+    def cells(self, flag_separator: str = ", ") -> list[Any]:
+        """The row's values in :data:`COLUMNS` order, blanks for what is not graded yet."""
+        return [
+            self.id,
+            self.candidate,
+            self.persona,
+            self.mode,
+            self.date,
+            self.status,
+            self.outcome,
+            "" if self.overall is None else self.overall,
+            "" if self.passed is None else self.passed,
+            flag_separator.join(self.flags),
+        ]
+
+
+class RowFilter(BaseModel):
+    """Which sessions a reviewer wants to see, and in which order (the dashboard's filters,
+    and the query string of the export downloads)."""
+
+    candidate: str = Field("", max_length=120, description="Part of the candidate's name.")
+    persona: str | None = None
+    mode: Literal["practice", "assessment"] | None = None
+    outcome: str | None = None
+    passed: bool | None = None
+    flag: str | None = None
+    since: date | None = Field(None, description="Sessions started on or after this day (UTC).")
+    sort: SortKey = "date"
+
+    @property
+    def descending(self) -> bool:
+        return self.sort in ("date", "overall")
+
+
+#: A spreadsheet reads a cell starting with one of these as a formula.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value: Any) -> Any:
+    """A cell a spreadsheet shows as text: a leading formula character is quoted away."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+class ReviewService:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    # ------------------------------------------------------------------ reports
+    def report(self, session_id: int) -> GradeReport | None:
+        """The stored report with every override applied and the overall recomputed."""
+        state = self.store.grade(session_id)
+        if state is None or state[1] is None:
+            return None
+        report = GradeReport.model_validate(state[1])
+        overrides = self.store.overrides(session_id)
+        if overrides:
+            levels = {c.id: c.levels for c in get_rubric(report.provenance.rubric_id).criteria}
+            for o in overrides:
+                c = report.score(o.criterion)
+                c.score, c.source = o.new_score, "override"
+                c.level = levels.get(o.criterion, {}).get(o.new_score, c.level)
+                c.rationale = (
+                    f"{c.rationale} [overridden to {o.new_score} by {o.by_user}: {o.note}]"
+                )
+            report.overall = overall_score(report.criteria)
+            blocked = any(f.blocker for f in report.flags)
+            report.passed = report.overall >= report.pass_mark and not blocked
+        return report
+
+    def override(
+        self, session_id: int, criterion: str, score: int, note: str, user: str
+    ) -> GradeReport:
+        """Change one criterion's score, with a required note. The original stays stored."""
+        if not note.strip():
+            raise InputError("note", "note", "a note is required: say why the score changes")
+        if score not in (1, 2, 3, 4, 5):
+            raise InputError("score", "score", "must be a whole number from 1 to 5")
+        current = self.report(session_id)
+        if current is None:
+            raise NotFound(f"session {session_id} has no grade yet")
+        try:
+            old = current.score(criterion).score
+        except StopIteration:
+            raise InputError("criterion", "criterion", f"no criterion {criterion!r}") from None
+        self.store.add_override(session_id, criterion, old, score, note.strip(), user)
+        report = self.report(session_id)
+        assert report is not None
+        return report
+
+    # ------------------------------------------------------------------ lists
+    def filtered(self, f: RowFilter) -> list[SessionRow]:
+        return self.rows(
+            candidate=f.candidate,
+            persona=f.persona,
+            mode=f.mode,
+            outcome=f.outcome,
+            passed=f.passed,
+            flag=f.flag,
+            since=datetime.combine(f.since, time(), UTC) if f.since else None,
+            sort=f.sort,
+            descending=f.descending,
+        )
+
+    def rows(
+        self,
+        *,
+        candidate: str = "",
+        persona: str | None = None,
+        mode: str | None = None,
+        outcome: str | None = None,
+        passed: bool | None = None,
+        flag: str | None = None,
+        since: datetime | None = None,
+        sort: SortKey = "date",
+        descending: bool = True,
+    ) -> list[SessionRow]:
+        out: list[SessionRow] = []
+        for s in self.store.list_sessions():
+            row = self._row(s)
+            if candidate and candidate.lower() not in row.candidate.lower():
+                continue
+            if persona and row.persona != persona:
+                continue
+            if mode and row.mode != mode:
+                continue
+            if outcome and row.outcome != outcome:
+                continue
+            if passed is not None and row.passed is not passed:
+                continue
+            if flag and flag not in row.flags:
+                continue
+            if since and s.started_at < since:
+                continue
+            out.append(row)
+        key = {
+            "date": lambda r: r.date,
+            "candidate": lambda r: r.candidate.lower(),
+            "persona": lambda r: r.persona,
+            "overall": lambda r: -1 if r.overall is None else r.overall,
+            "outcome": lambda r: r.outcome,
+        }[sort]
+        return sorted(out, key=key, reverse=descending)
+
+    def _row(self, s: SessionInfo) -> SessionRow:
+        report = self.report(s.id) if s.grade_status == "done" else None
+        return SessionRow(
+            id=s.id,
+            candidate=s.candidate_name or "",
+            persona=s.persona_id,
+            mode=s.mode,
+            date=s.started_at.strftime("%Y-%m-%d %H:%M"),
+            status=s.status,
+            outcome=s.outcome or "",
+            overall=report.overall if report else None,
+            passed=report.passed if report else None,
+            flags=sorted({f.kind for f in report.flags}) if report else [],
+        )
+
+    # ------------------------------------------------------------------ views
+    def mood_series(self, session_id: int) -> list[tuple[int, int]]:
+        return [
+            (i, t.mood)
+            for i, t in enumerate(self.store.turns(session_id))
+            if t.speaker == "customer" and t.mood is not None
+        ]
+
+    def cohort(self, session_id: int) -> list[tuple[str, float | None, float | None]]:
+        """Per criterion: this session's score and the mean over the persona's other sessions."""
+        report = self.report(session_id)
+        if report is None:
+            return []
+        others: dict[str, list[int]] = {}
+        for s in self.store.list_sessions():
+            if s.persona_id != report.persona or s.id == session_id:
+                continue
+            other = self.report(s.id) if s.grade_status == "done" else None
+            for c in other.criteria if other else []:
+                if c.score is not None:
+                    others.setdefault(c.criterion, []).append(c.score)
+        return [
+            (
+                c.name,
+                c.score,
+                round(mean(others[c.criterion]), 2) if others.get(c.criterion) else None,
+            )
+            for c in report.criteria
+        ]
+
+    def compare(self, session_ids: list[int]) -> tuple[list[str], list[list[Any]]]:
+        """Criteria down, candidates across. All sessions must share a persona."""
+        reports = [(sid, self.report(sid)) for sid in session_ids]
+        missing = [str(sid) for sid, r in reports if r is None]
+        if missing:
+            raise InputError("sessions", "ids", f"no grade yet for session(s) {', '.join(missing)}")
+        personas = {r.persona for _, r in reports if r}
+        if len(personas) > 1:
+            raise InputError(
+                "sessions",
+                "ids",
+                f"compare sessions of one persona at a time (got {', '.join(sorted(personas))})",
+            )
+        names = {s.id: s.candidate_name or f"session {s.id}" for s in self.store.list_sessions()}
+        headers = ["criterion", *[f"{names.get(sid, sid)} (#{sid})" for sid, _ in reports]]
+        first = reports[0][1]
+        assert first is not None
+        body: list[list[Any]] = []
+        for c in first.criteria:
+            body.append([c.name, *[_score(r.score(c.criterion)) if r else "" for _, r in reports]])
+        body.append(["overall", *[r.overall if r else "" for _, r in reports]])
+        body.append(["passed", *[("yes" if r.passed else "no") if r else "" for _, r in reports]])
+        return headers, body
+
+    # ------------------------------------------------------------------ exports
+    @staticmethod
+    def export_csv(rows: list[SessionRow]) -> str:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(["id", *COLUMNS[1:]])  # the export's header names the id "id"
+        writer.writerows([csv_safe(cell) for cell in r.cells(";")] for r in rows)
+        return buffer.getvalue()
+
+    @staticmethod
+    def export_json(rows: list[SessionRow]) -> str:
+        return json.dumps([asdict(r) for r in rows], indent=2)
+
+    def session_html(self, session_id: int) -> str:
+        """A printable page: the report, then the transcript. Everything is escaped."""
+        report = self.report(session_id)
+        transcript = self.store.transcript(session_id)
+        turns = "".join(
+            f"<p><b>{i}. {'Customer' if t.speaker == 'customer' else 'Candidate'}</b>"
+            f"{f' (mood {t.mood})' if t.speaker == 'customer' and t.mood is not None else ''}: "
+            f"{html.escape(t.text)}</p>"
+            for i, t in enumerate(transcript.turns)
+        )
+        audit = "".join(
+            f"<li>{html.escape(o.criterion)}: {o.old_score} → {o.new_score} by "
+            f"{html.escape(o.by_user)}: {html.escape(o.note)}</li>"
+            for o in self.store.overrides(session_id)
+        )
+        body = to_html(report) if report else "<p>Not graded yet.</p>"
+        extra = (f"<h2>Overrides</h2><ul>{audit}</ul>" if audit else "") + (
+            f"<h2>Transcript</h2>{turns}"
+        )
+        return body.replace("</body>", extra + "</body>") if "</body>" in body else body + extra
+
+
+def _score(c: CriterionScore) -> str:
+    return c.shown

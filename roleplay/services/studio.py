@@ -1,0 +1,121 @@
+"""The trainer's studio as a service: edit, validate, version and test-drive personas and
+rubrics. Validation gives exactly the messages of ``roleplay personas validate``."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from pydantic import ValidationError
+
+from grading.rubric import BUILTIN_DIR, Rubric
+from roleplay.config import Settings
+from roleplay.core.actors import ScriptedActor
+from roleplay.core.conversation import Conversation, make_actor
+from roleplay.core.library import builtin_dir, check_persona_data
+from roleplay.core.persona import Persona
+from roleplay.core.validation import parse_yaml_mapping, pydantic_problems
+from roleplay.errors import InputError, Problem, ValidationFailed
+from roleplay.services.catalog import Catalog
+from roleplay.storage.store import Store, VersionInfo
+
+
+@dataclass(frozen=True)
+class Checked:
+    """The result of validating editor text."""
+
+    ok: bool
+    problems: list[str]
+
+
+class StudioService:
+    def __init__(self, store: Store, settings: Settings, catalog: Catalog) -> None:
+        self.store = store
+        self.settings = settings
+        self.catalog = catalog
+
+    # ------------------------------------------------------------------ personas
+    def persona_yaml(self, persona_id: str, version: int | None = None) -> str:
+        """A persona's YAML: a saved version (latest by default), else the built-in file."""
+        saved = self.store.versions("persona", persona_id)
+        if version is not None:
+            match = [v for v in saved if v.version == version]
+            if not match:
+                raise InputError("version", "version", f"{persona_id} has no version {version}")
+            return match[0].yaml
+        if saved:
+            return saved[-1].yaml
+        path = builtin_dir() / f"{persona_id}.yaml"
+        if path.exists():
+            return path.read_text(encoding="utf-8")
+        raise InputError("persona", "id", f"unknown persona {persona_id!r}")
+
+    @staticmethod
+    def _validate_persona(text: str, file: str) -> tuple[Persona | None, list[Problem]]:
+        data, problems = parse_yaml_mapping(text, file, "persona")
+        if data is None:
+            return None, problems
+        return check_persona_data(file, data)
+
+    def check_persona(
+        self, text: str, file: str = "persona.yaml"
+    ) -> tuple[Persona | None, Checked]:
+        persona, problems = self._validate_persona(text, file)
+        return persona, Checked(persona is not None, [str(p) for p in problems])
+
+    def save_persona(self, text: str, user: str) -> tuple[Persona, int]:
+        """Validate and store a new version; raises ValidationFailed with the problems."""
+        persona, problems = self._validate_persona(text, "persona.yaml")
+        if persona is None:
+            raise ValidationFailed(problems)
+        version = self.store.save_version("persona", persona.id, text, persona.content_hash, user)
+        return persona, version
+
+    def duplicate(self, persona_id: str, new_id: str) -> str:
+        """The YAML of ``persona_id`` under a new id, ready to edit and save."""
+        if not re.fullmatch(r"[a-z0-9]+(?:[-_][a-z0-9]+)*", new_id or ""):
+            raise InputError("new id", "id", "use lower-case letters, digits and '-'")
+        if new_id in self.catalog.persona_ids():
+            raise InputError("new id", "id", f"a persona {new_id!r} already exists")
+        text = self.persona_yaml(persona_id)
+        return re.sub(r"(?m)^id:\s*\S+", f"id: {new_id}", text, count=1)
+
+    def persona_versions(self, persona_id: str) -> list[VersionInfo]:
+        return self.store.versions("persona", persona_id)
+
+    def test_drive(self, persona: Persona, engine: str = "scripted", seed: int = 0) -> Conversation:
+        """A conversation with the persona being edited. Nothing is stored."""
+        if engine == "llm" and self.settings.persona_engine == "llm":
+            actor = make_actor(persona, self.settings, seed=seed)
+        else:
+            actor = ScriptedActor(persona, seed)
+        convo = Conversation(persona, actor, seed=seed)
+        convo.start()
+        return convo
+
+    # ------------------------------------------------------------------ rubrics
+    def rubric_yaml(self, rubric_id: str = "default") -> str:
+        saved = self.store.versions("rubric", rubric_id)
+        if saved:
+            return saved[-1].yaml
+        path = BUILTIN_DIR / f"{rubric_id}.yaml"
+        if path.exists():
+            return path.read_text(encoding="utf-8")
+        raise InputError("rubric", "id", f"unknown rubric {rubric_id!r}")
+
+    def check_rubric(self, text: str, file: str = "rubric.yaml") -> tuple[Rubric | None, Checked]:
+        data, problems = parse_yaml_mapping(text, file, "rubric")
+        if data is None:
+            return None, Checked(False, [str(p) for p in problems])
+        try:
+            rubric = Rubric.model_validate(data)
+        except ValidationError as exc:
+            return None, Checked(False, [str(p) for p in pydantic_problems(file, exc, Rubric)])
+        return rubric, Checked(True, [])
+
+    def save_rubric(self, text: str, user: str) -> tuple[Rubric, int]:
+        rubric, checked = self.check_rubric(text)
+        if rubric is None:
+            raise InputError("rubric.yaml", "(editor)", "; ".join(checked.problems))
+        version = self.store.save_version("rubric", rubric.id, text, rubric.content_hash, user)
+        return rubric, version

@@ -1,0 +1,1 @@
+"""Durable storage: the tables, their migrations and the one class that talks to the database."""
