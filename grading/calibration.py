@@ -25,20 +25,18 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from langchain_core.language_models.chat_models import BaseChatModel
-from langchain_core.messages import HumanMessage, SystemMessage
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 from tqdm import tqdm
 
 from grading import EXAMPLES_DIR
 from grading.rubric import get_rubric
 from grading.tone import empathy, politeness
-from roleplay.config import Settings, StructuredMethod
+from roleplay.config import Settings
 from roleplay.core.library import PersonaLibrary
 from roleplay.core.transcript import read_transcript
 from roleplay.core.validation import display_path
 from roleplay.errors import InputError
-from roleplay.llm.backend import BACKEND_EXCEPTIONS, backend_error
+from roleplay.llm import ChatBackend, Message
 
 POLITENESS_FILE = "politeness_wikipedia.csv"
 EMPATHY_FILE = "epitome_emotional_reactions.csv"
@@ -200,8 +198,8 @@ def _rate_prompts() -> dict[str, Any]:
 class LLMRater:
     """Rates messages in batches with the configured judge model."""
 
-    def __init__(self, chat: BaseChatModel, method: StructuredMethod, batch: int = 20) -> None:
-        self.structured = chat.with_structured_output(_Ratings, method=method)
+    def __init__(self, backend: ChatBackend, batch: int = 20) -> None:
+        self.backend = backend
         self.batch = batch
         self.failed = 0
 
@@ -214,16 +212,11 @@ class LLMRater:
             chunk = texts[start : start + self.batch]
             listing = "\n".join(f"[{i}] {' '.join(t.split())}" for i, t in enumerate(chunk))
             msgs = [
-                SystemMessage(str(_rate_prompts()["system"])),
-                HumanMessage(str(_rate_prompts()["human"]).format(messages=listing)),
+                Message("system", str(_rate_prompts()["system"])),
+                Message("user", str(_rate_prompts()["human"]).format(messages=listing)),
             ]
-            try:
-                result = self.structured.invoke(msgs)
-                by_id = {r.id: r for r in result.ratings} if isinstance(result, _Ratings) else {}
-            except BACKEND_EXCEPTIONS as exc:
-                raise backend_error(exc) from exc
-            except (ValidationError, ValueError):
-                by_id = {}
+            answer = self.backend.structured(_Ratings, msgs)
+            by_id = {r.id: r for r in answer.parsed.ratings} if answer.parsed else {}
             for i in range(len(chunk)):
                 r = by_id.get(i)
                 if r is None:
@@ -287,12 +280,12 @@ def calibrate(
 
     if settings.grader_model:
         from grading.grader import grade, make_judge
-        from roleplay.llm.backend import chat_model
+        from roleplay.llm import chat_backend
 
         p_rows, e_rows = parts["test"]
         llm_sample = sample or 200
         p_rows, e_rows = _sample(p_rows, llm_sample), _sample(e_rows, llm_sample)
-        rater = LLMRater(chat_model(settings, "grader"), settings.structured_output_method)
+        rater = LLMRater(chat_backend(settings, "grader"))
         p_rated = rater.rate([r.text for r in p_rows], progress)
         e_rated = rater.rate([r.text for r in e_rows], progress)
         p_ok = [(r, s) for r, s in zip(p_rows, p_rated, strict=True) if s is not None]

@@ -31,14 +31,10 @@ def make_judge(settings: Settings) -> Judge | None:
     """The configured judge, or None when no grader model is set."""
     if not settings.grader_model:
         return None
-    from roleplay.llm.backend import chat_model
+    from roleplay.llm import chat_backend
 
     temperature = 0.0 if settings.judge_samples == 1 else 0.7
-    return Judge(
-        chat_model(settings, "grader", temperature=temperature),
-        model=settings.grader_model,
-        method=settings.structured_output_method,
-    )
+    return Judge(chat_backend(settings, "grader", temperature=temperature))
 
 
 def grade(
@@ -55,8 +51,8 @@ def grade(
     scores, flags = result.scores, result.flags
     engine: str = "evidence"
     usage: TokenUsage | None = None
+    runs: list[JudgeRun] = []
     if judge is not None:
-        runs: list[JudgeRun] = []
         try:
             for _ in range(samples):
                 runs.append(judge.judge(transcript, persona, rubric, rubric.criteria, result))
@@ -76,6 +72,7 @@ def grade(
                     run.prompt_tokens,
                     run.completion_tokens,
                     cost_usd(judge.model, run.prompt_tokens, run.completion_tokens, prices or {}),
+                    run.reported,
                 )
             _apply_judge(scores, flags, runs, rubric)
     for flag in flags:
@@ -101,6 +98,10 @@ def grade(
             prompt_version=PROMPT_VERSION if engine == "evidence+llm" else None,
             grader_version=__version__,
             graded_at=datetime.now(UTC),
+            judge_attempts=sum(r.attempts for r in runs) if runs else None,
+            judge_raw_output=next(
+                ((r.last_raw or "")[:4000] for r in reversed(runs) if r.problems), None
+            ),
         ),
         usage=usage,
     )

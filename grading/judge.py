@@ -16,18 +16,14 @@ from importlib import resources
 from typing import Any
 
 import yaml
-from langchain_core.language_models.chat_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
 from grading.evidence import EvidenceResult
 from grading.rubric import Criterion, Rubric
-from roleplay.config import StructuredMethod
 from roleplay.core.persona import Persona
 from roleplay.core.transcript import Transcript
 from roleplay.errors import BackendError
-from roleplay.llm.backend import BACKEND_EXCEPTIONS, backend_error
-from roleplay.llm.tokens import count_messages, count_text
+from roleplay.llm import ChatBackend, Message
 
 
 class QuotedEvidence(BaseModel):
@@ -98,23 +94,18 @@ class JudgeRun:
     attempts: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    #: Whether the server reported every token count (else some are tiktoken estimates).
+    reported: bool = True
     last_raw: str | None = None
 
 
 class Judge:
-    """Runs the judge chain with bounded re-asks and verbatim-quote checks."""
+    """Runs the judge with bounded re-asks and verbatim-quote checks."""
 
-    def __init__(
-        self,
-        chat: BaseChatModel,
-        *,
-        model: str,
-        method: StructuredMethod = "json_schema",
-        max_attempts: int = 3,
-    ) -> None:
-        self.model = model
+    def __init__(self, backend: ChatBackend, *, max_attempts: int = 3) -> None:
+        self.backend = backend
+        self.model = backend.model
         self.max_attempts = max_attempts
-        self.structured = chat.with_structured_output(Judgement, method=method, include_raw=True)
 
     def messages(
         self,
@@ -123,7 +114,7 @@ class Judge:
         rubric: Rubric,
         criteria: list[Criterion],
         evidence: EvidenceResult,
-    ) -> list[BaseMessage]:
+    ) -> list[Message]:
         p = prompts()
         human = str(p["human"]).format(
             company=persona.briefing.company,
@@ -137,7 +128,7 @@ class Judge:
             transcript=render_transcript(transcript),
             criterion_ids=", ".join(c.id for c in criteria),
         )
-        return [SystemMessage(str(p["system"])), HumanMessage(human)]
+        return [Message("system", str(p["system"])), Message("user", human)]
 
     def judge(
         self,
@@ -153,24 +144,17 @@ class Judge:
         pending = {c.id for c in criteria}
         for attempt in range(1, self.max_attempts + 1):
             run.attempts = attempt
-            run.prompt_tokens += count_messages([(m.type, str(m.content)) for m in msgs])
             try:
-                result = self.structured.invoke(msgs)
-            except BACKEND_EXCEPTIONS as exc:
-                raise backend_error(exc, attempts=attempt) from exc
-            except (ValidationError, ValueError) as exc:
-                # With json_schema the client parses the reply itself and raises on bad JSON
-                # instead of returning a parsing_error; it is the same failure.
-                result = {"raw": None, "parsed": None, "parsing_error": exc}
-            # include_raw=True always answers with a dict: raw, parsed, parsing_error.
-            out: dict[str, Any] = result if isinstance(result, dict) else {"parsed": result}
-            raw = out.get("raw")
-            raw_text = _raw_text(raw) if isinstance(raw, AIMessage) else ""
+                answer = self.backend.structured(Judgement, msgs)
+            except BackendError as exc:
+                exc.attempts = attempt
+                raise
+            run.prompt_tokens += answer.usage.prompt_tokens
+            run.completion_tokens += answer.usage.completion_tokens
+            run.reported = run.reported and answer.usage.reported
+            raw_text = answer.raw
             run.last_raw = raw_text
-            run.completion_tokens += count_text(raw_text)
-            problems = self._accept(
-                out.get("parsed"), out.get("parsing_error"), transcript, pending, run
-            )
+            problems = self._accept(answer.parsed, answer.error, transcript, pending, run)
             if not pending:
                 break
             run.problems = {cid: problems.get(cid, "no verdict given") for cid in pending}
@@ -178,7 +162,7 @@ class Judge:
                 problems="; ".join(f"{cid}: {why}" for cid, why in run.problems.items()),
                 criterion_ids=", ".join(sorted(pending)),
             )
-            msgs = [*msgs, AIMessage(raw_text or "(no answer)"), HumanMessage(reask)]
+            msgs = [*msgs, Message("assistant", raw_text or "(no answer)"), Message("user", reask)]
         for cid in list(run.problems):
             if cid in run.verdicts:
                 del run.problems[cid]
@@ -186,21 +170,16 @@ class Judge:
 
     @staticmethod
     def _accept(
-        parsed: Any,
-        error: Any,
+        parsed: Judgement | None,
+        error: str | None,
         transcript: Transcript,
         pending: set[str],
         run: JudgeRun,
     ) -> dict[str, str]:
         """Keep the valid verdicts; return why the others were rejected."""
         problems: dict[str, str] = {}
-        if not isinstance(parsed, Judgement):
-            why = (
-                f"output did not match the schema ({type(error).__name__})"
-                if error
-                else ("no structured answer (a refusal or plain text)")
-            )
-            return dict.fromkeys(pending, why)
+        if parsed is None:
+            return dict.fromkeys(pending, error or "no structured answer")
         for verdict in parsed.criteria:
             if verdict.criterion not in pending:
                 continue
@@ -218,14 +197,6 @@ class Judge:
             run.verdicts[verdict.criterion] = verdict
             pending.discard(verdict.criterion)
         return problems
-
-
-def _raw_text(raw: AIMessage) -> str:
-    if raw.tool_calls:
-        import json
-
-        return json.dumps([tc["args"] for tc in raw.tool_calls])
-    return raw.content if isinstance(raw.content, str) else str(raw.content)
 
 
 def median_score(scores: list[int]) -> int:

@@ -64,6 +64,14 @@ class Provenance(BaseModel):
     prompt_version: str | None = None
     grader_version: str
     graded_at: datetime
+    judge_attempts: int | None = Field(
+        None, description="Judge calls made, re-asks included, over every sample."
+    )
+    judge_raw_output: str | None = Field(
+        None,
+        description="The judge's last raw output when some of it was rejected (kept so a "
+        "reviewer can see what the model said).",
+    )
 
 
 class GradeReport(BaseModel):

@@ -8,10 +8,22 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from roleplay.config import Settings
+from roleplay.core.transcript import Transcript
 from roleplay.faces.cli import main
-from roleplay.storage.turnlog import TurnLog
+from roleplay.services.container import Services
 from roleplay.testing import FakeChatServer, FakeReply
 from tests import scripts
+
+
+def stored(home: Path) -> list[tuple[str, str, Transcript]]:
+    """Every stored session as the reviewer dashboard sees it: (candidate, source, transcript)."""
+    services = Services(Settings.from_env({"ROLEPLAY_HOME": str(home)}))
+    try:
+        rows = services.review.rows(sort="date", descending=False)
+        return [(r.candidate, r.source, services.store.transcript(r.id)) for r in rows]
+    finally:
+        services.close()
 
 
 def script_file(tmp_path: Path, lines: list[str]) -> Path:
@@ -68,18 +80,36 @@ def test_simulate_errors_are_clear(tmp_path: Path) -> None:
     assert "Traceback" not in missing.output + unknown.output
 
 
-def test_chat_in_the_terminal_saves_every_turn(tmp_path: Path) -> None:
+def test_chat_in_the_terminal_is_stored_for_the_reviewers(tmp_path: Path) -> None:
     result = CliRunner().invoke(
-        main, ["chat", "--persona", "damaged-laptop"], input="\n".join(scripts.GOOD) + "\n"
+        main,
+        ["chat", "--persona", "damaged-laptop", "--candidate", "Ann"],
+        input="\n".join(scripts.GOOD) + "\n",
     )
     assert result.exit_code == 0, result.output
     assert "Policy card:" in result.output
-    assert "Conversation ended: resolved" in result.output
-    logs = list((tmp_path / "home" / "transcripts").glob("*.jsonl"))
-    assert len(logs) == 1
-    transcript = TurnLog.load(logs[0])
+    assert "Conversation ended: resolved. Stored as session 1." in result.output
+    [(candidate, source, transcript)] = stored(tmp_path / "home")
+    assert (candidate, source) == ("Ann", "cli-chat")
     assert transcript.outcome == "resolved"
     assert len(transcript.candidate_turns()) == len(scripts.GOOD)
+
+
+def test_simulated_sessions_are_stored_and_graded(tmp_path: Path) -> None:
+    path = script_file(tmp_path, scripts.GOOD)
+    result = CliRunner().invoke(
+        main, ["simulate", "--persona", "damaged-laptop", "--script", str(path)]
+    )
+    assert result.exit_code == 0, result.output
+    [(candidate, source, transcript)] = stored(tmp_path / "home")
+    assert source == "cli-simulate" and candidate == "simulate script.txt"
+    assert transcript.outcome == "resolved"
+    services = Services(Settings.from_env({"ROLEPLAY_HOME": str(tmp_path / "home")}))
+    try:
+        report = services.review.report(1)
+        assert report is not None and report.passed
+    finally:
+        services.close()
 
 
 def test_chat_ends_cleanly_on_end_of_input() -> None:
@@ -110,8 +140,7 @@ def test_chat_after_a_backend_failure_retries_then_sends_the_new_message(
     assert result.exit_code == 0, result.output
     assert "HTTP 503" in result.output and "type /retry" in result.output
     assert "Fine, I'm listening." in result.output and "Okay, what now?" in result.output
-    log = next((tmp_path / "home" / "transcripts").glob("*.jsonl"))
-    transcript = TurnLog.load(log)
+    [(_, _, transcript)] = stored(tmp_path / "home")
     assert [t.text for _, t in transcript.candidate_turns()] == [
         "Hello Dana, I'm sorry.",
         "I'm checking order A1042 now.",

@@ -101,7 +101,11 @@ def test_valid_json_schema_output_is_used(
     p = report.provenance
     assert (p.engine, p.model, p.prompt_version) == ("evidence+llm", "fake-judge", "judge-v1")
     assert report.usage is not None and report.usage.prompt_tokens > 500
+    # the server's own count (the fake server counts words), not a tiktoken estimate
     body = server.requests[0]
+    words = sum(len(str(m["content"]).split()) for m in body["messages"])
+    assert (report.usage.prompt_tokens, report.usage.counted_by) == (words, "api")
+    assert p.judge_attempts == 1 and p.judge_raw_output is None
     assert body["response_format"]["type"] == "json_schema"
     prompt = "\n".join(m["content"] for m in body["messages"])
     assert "<transcript>" in prompt and "[turn 1] AGENT: Hi Dana" in prompt
@@ -158,6 +162,10 @@ def test_hallucinated_quote_falls_back_with_a_flag(
     flag = report.flagged("judge_fallback")[0]
     assert flag.detail.startswith("empathy: judge output rejected after 3 attempt(s)")
     assert "not found verbatim" in flag.detail
+    # what the model said last is kept for the reviewer
+    assert report.provenance.judge_attempts == 3
+    assert report.provenance.judge_raw_output is not None
+    assert '"criterion": "empathy"' in report.provenance.judge_raw_output
     assert report.score("calmness").source == "llm" and report.score("calmness").score == 2
     # the re-ask named only the criterion still missing
     assert (

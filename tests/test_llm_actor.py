@@ -13,6 +13,7 @@ from roleplay.core.conversation import Conversation, make_actor
 from roleplay.core.director import Outcome
 from roleplay.core.persona import Move, Persona
 from roleplay.errors import BackendError
+from roleplay.llm import ChatBackend
 from roleplay.testing import FakeChatServer, FakeReply, ScriptedChatModel
 from tests import scripts
 
@@ -209,7 +210,10 @@ def test_history_is_trimmed_but_keeps_opening(laptop: Persona) -> None:
     chat = ScriptedChatModel()
     settings = Settings.from_env({"ROLEPLAY_HOME": "/tmp/x", "ROLEPLAY_HISTORY_TOKENS": "200"})
     actor = LLMActor(
-        laptop, chat, model="gpt-4o-mini", settings=settings, fallback=ScriptedActor(laptop)
+        laptop,
+        ChatBackend(chat, model="gpt-4o-mini"),
+        settings=settings,
+        fallback=ScriptedActor(laptop),
     )
     convo = Conversation(laptop, actor)
     chat.enqueue("OPENING LINE about my laptop, order A1042.")
@@ -224,6 +228,7 @@ def test_history_is_trimmed_but_keeps_opening(laptop: Persona) -> None:
     assert "Message 7: I am checking order A1042 for you right now, thanks." in texts
     assert texts[-1].startswith("[Note for Dana Whitfield only.")
     assert convo.transcript.usage is not None and convo.transcript.usage.cost_usd > 0
+    assert convo.transcript.usage.counted_by == "tiktoken"  # the scripted model reports none
     chat.assert_complete()
 
 
@@ -235,16 +240,29 @@ def test_scripted_chat_model_raises_on_unexpected_call(laptop: Persona) -> None:
 
 def test_fake_server_non_streaming_and_tool_calls(server: FakeChatServer) -> None:
     """The non-streaming path (used by the judge) through the real LangChain client."""
-    from roleplay.llm.backend import chat_model
+    from roleplay.llm import chat_backend
 
     settings = settings_for(server, ROLEPLAY_GRADER_MODEL="fake-judge")
     server.enqueue(
         "A plain answer.", FakeReply(tool_calls=[{"name": "Verdict", "args": {"score": 4}}])
     )
-    model = chat_model(settings, "grader")
+    model = chat_backend(settings, "grader").chat
     assert model.invoke("hello").content == "A plain answer."
     message = model.invoke("score it")
     assert message.tool_calls[0]["name"] == "Verdict"  # type: ignore[attr-defined]
     assert message.tool_calls[0]["args"] == {"score": 4}  # type: ignore[attr-defined]
     assert server.requests[0].get("stream") in (None, False)
     server.assert_complete()
+
+
+def test_token_usage_is_the_servers_count_when_it_reports_one(
+    laptop: Persona, server: FakeChatServer
+) -> None:
+    server.default = lambda body: FakeReply(content="Fine. What now?")
+    convo = llm_conversation(laptop, server)
+    convo.start()
+    convo.say("Hello Dana, I'm so sorry about the screen.")
+    usage = convo.transcript.usage
+    assert usage is not None and usage.counted_by == "api"
+    # the fake server counts words: 3 per reply, where tiktoken would count 5
+    assert usage.completion_tokens == 6

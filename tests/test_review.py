@@ -116,16 +116,17 @@ def test_csv_cells_never_become_spreadsheet_formulas() -> None:
             '=HYPERLINK("http://evil.example","click")',
             "p",
             "practice",
+            "web",
             "d",
             "ended",
             "resolved",
             80.0,
             True,
         ),
-        SessionRow(2, "+1 555", "p", "practice", "d", "ended", "resolved", None, None),
-        SessionRow(3, "-2+3", "p", "practice", "d", "ended", "resolved", None, None),
-        SessionRow(4, "@SUM(A1)", "p", "practice", "d", "ended", "resolved", None, None),
-        SessionRow(5, "Ann Smith", "p", "practice", "d", "ended", "resolved", None, None),
+        SessionRow(2, "+1 555", "p", "practice", "web", "d", "ended", "resolved", None, None),
+        SessionRow(3, "-2+3", "p", "practice", "web", "d", "ended", "resolved", None, None),
+        SessionRow(4, "@SUM(A1)", "p", "practice", "web", "d", "ended", "resolved", None, None),
+        SessionRow(5, "Ann Smith", "p", "practice", "web", "d", "ended", "resolved", None, None),
     ]
     names = [r["candidate"] for r in csv.DictReader(io.StringIO(ReviewService.export_csv(rows)))]
     assert names[:4] == [

@@ -37,7 +37,7 @@ def service(store: Store, library: PersonaLibrary) -> Iterator[CandidateService]
 def test_migrations_are_named_recorded_and_idempotent(store: Store, db_url: str) -> None:
     with store.engine.connect() as conn:
         assert conn.execute(text("select version_num from alembic_version")).scalar() == (
-            "0004_session_attempts"
+            "0005_session_source"
         )
     Store.open(db_url).close()  # a second start applies nothing and breaks nothing
 

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from roleplay.config import Settings
 from roleplay.core.library import PersonaLibrary, builtin_dir
 from roleplay.core.persona import ActKind
-from roleplay.errors import InputError, ValidationFailed
+from roleplay.errors import InvalidValue, ValidationFailed
 from roleplay.faces.cli import main
 from roleplay.services.candidates import CandidateService
 from roleplay.services.catalog import Catalog
@@ -56,7 +56,7 @@ def test_saving_makes_versions_and_older_ones_stay_readable(studio: StudioServic
     assert studio.persona_yaml("damaged-laptop", 1) == LAPTOP
     assert studio.persona_yaml("damaged-laptop") == edited
     assert [v.created_by for v in studio.persona_versions("damaged-laptop")] == ["tess", "tess"]
-    with pytest.raises(InputError, match="no version 7"):
+    with pytest.raises(InvalidValue, match="no version 7"):
         studio.persona_yaml("damaged-laptop", 7)
 
 
@@ -88,7 +88,7 @@ def test_duplicate_creates_a_new_persona_candidates_can_face(
 ) -> None:
     text = studio.duplicate("damaged-laptop", "damaged-tablet")
     assert text.startswith("# The reference persona") and "\nid: damaged-tablet\n" in text
-    with pytest.raises(InputError, match="already exists"):
+    with pytest.raises(InvalidValue, match="already exists"):
         studio.duplicate("damaged-laptop", "cancelled-flight")
     studio.save_persona(text, "tess")
     assert "damaged-tablet" in studio.catalog.persona_ids()
@@ -123,5 +123,5 @@ def test_test_drive_shows_mood_and_acts(studio: StudioService) -> None:
     convo = studio.test_drive(persona)
     turn = convo.say(scripts.GOOD[1])
     assert turn.mood is not None and turn.released == ["photos"]
-    assert ActKind.ask_fact in {a.kind for a in convo.transcript.turns[-2].acts or []}
+    assert ActKind.ask_fact in {a.kind for a in convo.turns[-2].acts or []}
     assert studio.store.versions("persona") == []  # nothing is stored by a test drive

@@ -10,24 +10,20 @@
 from __future__ import annotations
 
 import random
-import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from typing import Any, Literal, Protocol
 
-import openai
 import yaml
-from langchain_core.language_models.chat_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
 from roleplay.config import Settings
 from roleplay.core.director import mood_label
 from roleplay.core.guard import check_reply
 from roleplay.core.persona import Move, Persona
 from roleplay.errors import BackendError
-from roleplay.llm.backend import BACKEND_EXCEPTIONS, backend_error
+from roleplay.llm import ChatBackend, Message, Usage
 from roleplay.llm.tokens import cost_usd, count_messages, count_text, trim_history
 
 
@@ -53,6 +49,8 @@ class Done:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float | None = 0.0
+    #: True when the server reported the tokens; False when tiktoken estimated them.
+    reported: bool = False
 
 
 Event = Delta | Retract | Done
@@ -133,19 +131,16 @@ class LLMActor:
     def __init__(
         self,
         persona: Persona,
-        chat: BaseChatModel,
+        backend: ChatBackend,
         *,
-        model: str,
         settings: Settings,
         fallback: ScriptedActor,
-        stream_retries: int = 1,
     ) -> None:
         self.persona = persona
-        self.chat = chat
-        self.model: str | None = model
+        self.backend = backend
+        self.model: str | None = backend.model
         self.settings = settings
         self.fallback = fallback
-        self.stream_retries = stream_retries
 
     # -- prompt -------------------------------------------------------------------
     def system_prompt(self, request: SpeakRequest) -> str:
@@ -189,7 +184,7 @@ class LLMActor:
 
     def messages(
         self, request: SpeakRequest, correction: str | None = None, opening: str = ""
-    ) -> list[BaseMessage]:
+    ) -> list[Message]:
         """System prompt, trimmed history (the opening always kept), then this turn's note."""
         system = self.system_prompt(request)
         note = self.turn_note(request, opening)
@@ -200,10 +195,9 @@ class LLMActor:
             budget,
             keep_first=1,
         )
-        out: list[BaseMessage] = [SystemMessage(system)]
-        for role, text in history:
-            out.append(AIMessage(text) if role == "assistant" else HumanMessage(text))
-        out.extend(SystemMessage(n) for n in notes)
+        out = [Message("system", system)]
+        out += [Message("assistant" if role == "assistant" else "user", t) for role, t in history]
+        out += [Message("system", n) for n in notes]
         return out
 
     # -- speaking -----------------------------------------------------------------
@@ -211,17 +205,21 @@ class LLMActor:
         correction: str | None = None
         prompt_total = completion_total = 0
         cost_total: float | None = 0.0
+        all_reported = True
         # Chosen once per turn, so a regeneration paraphrases the same opening.
         opening = self.fallback.line(Move.opening) if request.move == Move.opening else ""
         for _attempt in range(2):
             msgs = self.messages(request, correction, opening)
-            prompt_tokens = count_messages([(m.type, str(m.content)) for m in msgs])
             shown = ""
             buffer = ""
             problems: list[str] = []
+            usage: Usage | None = None
             try:
-                for event in self._stream(msgs):
-                    buffer += event
+                for item in self.backend.stream(msgs):
+                    if isinstance(item, Usage):
+                        usage = item
+                        continue
+                    buffer += item
                     cut = _sentence_end(buffer)
                     if cut > len(shown):
                         problems = check_reply(buffer[:cut], self.persona, request.released)
@@ -237,15 +235,25 @@ class LLMActor:
                 problems = check_reply(buffer, self.persona, request.released)
                 if not buffer.strip():
                     problems = ["empty reply"]
-            completion = count_text(buffer)
-            prompt_total += prompt_tokens
-            completion_total += completion
-            cost = cost_usd(self.model, prompt_tokens, completion, self.settings.prices)
+            if usage is None:  # stopped early: the server never sent its count
+                usage = Usage(
+                    count_messages([(m.role, m.content) for m in msgs]),
+                    count_text(buffer),
+                    reported=False,
+                )
+            all_reported = all_reported and usage.reported
+            prompt_total += usage.prompt_tokens
+            completion_total += usage.completion_tokens
+            cost = cost_usd(
+                self.model, usage.prompt_tokens, usage.completion_tokens, self.settings.prices
+            )
             cost_total = None if cost is None or cost_total is None else cost_total + cost
             if not problems:
                 if len(buffer) > len(shown):
                     yield Delta(buffer[len(shown) :])
-                yield Done(buffer.strip(), "llm", prompt_total, completion_total, cost_total)
+                yield Done(
+                    buffer.strip(), "llm", prompt_total, completion_total, cost_total, all_reported
+                )
                 return
             if shown:
                 yield Retract()
@@ -254,23 +262,4 @@ class LLMActor:
             )
         text = self.fallback.line(request.move, request.give_facts)
         yield Delta(text)
-        yield Done(text, "fallback", prompt_total, completion_total, cost_total)
-
-    def _stream(self, msgs: list[BaseMessage]) -> Iterator[str]:
-        """Stream text chunks. Request-level retries are the client library's; a stream
-        that drops midway is retried here once, after a short backoff."""
-        for attempt in range(self.stream_retries + 1):
-            got_any = False
-            try:
-                for chunk in self.chat.stream(msgs):
-                    text = chunk.content if isinstance(chunk.content, str) else ""
-                    if text:
-                        got_any = True
-                        yield text
-                return
-            except BACKEND_EXCEPTIONS as exc:
-                # HTTP errors and timeouts were already retried by the client library.
-                final = isinstance(exc, openai.APIStatusError | openai.APITimeoutError)
-                if final or got_any or attempt == self.stream_retries:
-                    raise backend_error(exc, attempts=attempt + 1) from exc
-                time.sleep(0.5 * (2**attempt))
+        yield Done(text, "fallback", prompt_total, completion_total, cost_total, all_reported)

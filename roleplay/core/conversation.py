@@ -44,15 +44,10 @@ def make_actor(persona: Persona, settings: Settings, *, seed: int = 0) -> Actor:
     scripted = ScriptedActor(persona, seed=seed)
     if settings.persona_engine == "scripted":
         return scripted
-    from roleplay.llm.backend import chat_model, model_name
+    from roleplay.llm import chat_backend
 
-    return LLMActor(
-        persona,
-        chat_model(settings, "persona"),
-        model=model_name(settings, "persona"),
-        settings=settings,
-        fallback=scripted,
-    )
+    backend = chat_backend(settings, "persona")
+    return LLMActor(persona, backend, settings=settings, fallback=scripted)
 
 
 class Conversation:
@@ -224,7 +219,8 @@ class Conversation:
             done.text, given=decision.give_facts, released=decision.released
         )
         usage = self.transcript.usage or TokenUsage()
-        usage.add(done.prompt_tokens, done.completion_tokens, done.cost_usd)
+        if done.source != "scripted":
+            usage.add(done.prompt_tokens, done.completion_tokens, done.cost_usd, done.reported)
         self.transcript.usage = usage
         self._record(
             Turn(

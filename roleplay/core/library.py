@@ -179,15 +179,23 @@ class PersonaLibrary:
 
     def __init__(self, personas: Iterable[Persona] = ()) -> None:
         self._by_id: dict[str, Persona] = {}
+        self._files: dict[str, Path] = {}
         for persona in personas:
             self.add(persona)
 
-    def add(self, persona: Persona) -> None:
+    def add(self, persona: Persona, file: Path | None = None) -> None:
         if persona.id in self._by_id:
             raise ValidationFailed(
                 [Problem(persona.id, "id", "duplicate persona id; give one of them another id")]
             )
         self._by_id[persona.id] = persona
+        if file is not None:
+            self._files[persona.id] = file
+
+    def file(self, persona_id: str) -> Path | None:
+        """The YAML file a persona was loaded from (None when built in code)."""
+        self.get(persona_id)
+        return self._files.get(persona_id)
 
     def get(self, persona_id: str) -> Persona:
         try:
@@ -212,7 +220,10 @@ class PersonaLibrary:
         result = check_paths([d for d in dirs if d.exists()])
         if result.problems:
             raise ValidationFailed(result.problems)
-        return cls(p for p, _ in result.personas.values())
+        library = cls()
+        for persona, path in result.personas.values():
+            library.add(persona, path)
+        return library
 
     @classmethod
     def default(cls, settings: Settings | None = None) -> PersonaLibrary:

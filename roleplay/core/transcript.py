@@ -32,16 +32,23 @@ class _Lenient(BaseModel):
 
 
 class TokenUsage(_Lenient):
-    """Token totals (tiktoken) and estimated cost for a conversation or a grade."""
+    """Token totals and estimated cost for a conversation or a grade."""
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float = 0.0
     priced: bool = Field(True, description="False when the model has no known price.")
+    counted_by: Literal["none", "api", "tiktoken", "mixed"] = Field(
+        "none",
+        description="api: the server reported every count; tiktoken: estimated offline; "
+        "mixed: some of each.",
+    )
 
-    def add(self, prompt: int, completion: int, cost: float | None) -> None:
+    def add(self, prompt: int, completion: int, cost: float | None, reported: bool) -> None:
         self.prompt_tokens += prompt
         self.completion_tokens += completion
+        source: Literal["api", "tiktoken"] = "api" if reported else "tiktoken"
+        self.counted_by = source if self.counted_by in ("none", source) else "mixed"
         if cost is None:
             self.priced = False
         else:

@@ -1,7 +1,10 @@
-"""The ``roleplay`` command: a thin layer over the same services the web app uses."""
+"""The ``roleplay`` command: a thin face over the same services, and the same database, as the
+web app. A conversation held with ``roleplay chat`` or ``simulate`` is stored like a web
+session and shows on the reviewer dashboard (source ``cli-chat`` / ``cli-simulate``)."""
 
 from __future__ import annotations
 
+import getpass
 import json
 import sys
 from collections.abc import Iterator
@@ -11,11 +14,8 @@ from typing import Any
 import click
 
 from roleplay.config import Settings
-from roleplay.core.actors import Delta, Event, Retract
-from roleplay.core.conversation import Conversation, make_actor
-from roleplay.core.library import PersonaLibrary, builtin_dir, check_paths
-from roleplay.core.persona import Persona
-from roleplay.core.transcript import Turn, read_transcript
+from roleplay.core.actors import Delta, Done, Event, Retract
+from roleplay.core.transcript import Turn
 from roleplay.errors import (
     BackendError,
     InputError,
@@ -23,7 +23,8 @@ from roleplay.errors import (
     RoleplayError,
     ValidationFailed,
 )
-from roleplay.storage.turnlog import TurnLog
+from roleplay.services.container import Services
+from roleplay.services.personas import PersonaService
 
 #: How the CLI names the values the services check (InvalidValue.field).
 _FLAGS = {
@@ -35,6 +36,7 @@ _FLAGS = {
     "persona": "--persona",
     "name": "NAME",
     "password": "password",
+    "message": "message",
 }
 
 
@@ -70,8 +72,8 @@ def _settings() -> Settings:
     return Settings.from_env()
 
 
-def _library() -> PersonaLibrary:
-    return PersonaLibrary.default(_settings())
+def _services() -> Services:
+    return Services(_settings())
 
 
 # --------------------------------------------------------------------------- personas
@@ -82,14 +84,16 @@ def personas() -> None:
 
 @personas.command("list")
 def personas_list() -> None:
-    """Print id, name, language and difficulty of every persona in the library."""
-    lib = _library()
-    rows = [(p.id, p.name, p.language, str(p.difficulty), p.industry) for p in lib]
-    widths = [
-        max(len(r[i]) for r in [("ID", "NAME", "LANG", "DIFF", "INDUSTRY"), *rows])
-        for i in range(5)
+    """Print id, name, language and difficulty of every persona: built-in, in
+    ROLEPLAY_PERSONAS_DIR, and saved in the studio."""
+    services = _services()
+    rows = [
+        (p.id, p.name, p.language, str(p.difficulty), p.industry) for p in services.personas.all()
     ]
-    for row in [("ID", "NAME", "LANG", "DIFF", "INDUSTRY"), *rows]:
+    services.close()
+    head = ("ID", "NAME", "LANG", "DIFF", "INDUSTRY")
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(5)]
+    for row in [head, *rows]:
         click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
 
 
@@ -97,8 +101,8 @@ def personas_list() -> None:
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 def personas_validate(paths: tuple[Path, ...]) -> None:
     """Validate persona files or folders (default: the library). Exit 1 on any problem."""
-    targets = list(paths) or [builtin_dir(), *_settings().persona_dirs]
-    result = check_paths(targets)
+    targets = list(paths) or PersonaService.library_paths(_settings())
+    result = PersonaService.validate(targets)
     if result.problems:
         raise ValidationFailed(result.problems)
     click.echo(f"ok: {len(result.personas)} persona(s) in {result.files} file(s) are valid")
@@ -107,14 +111,16 @@ def personas_validate(paths: tuple[Path, ...]) -> None:
 @personas.command("schema")
 def personas_schema() -> None:
     """Print the persona JSON Schema (for editor completion and validation)."""
-    click.echo(json.dumps(Persona.model_json_schema(), indent=2))
+    click.echo(json.dumps(PersonaService.schema(), indent=2))
 
 
 @personas.command("show")
 @click.argument("persona_id")
 def personas_show(persona_id: str) -> None:
     """Print what the candidate sees for a persona: briefing and policy card."""
-    p = _library().get(persona_id)
+    services = _services()
+    p = services.personas.get(persona_id)
+    services.close()
     click.echo(f"{p.name} ({p.id}), {p.industry}, difficulty {p.difficulty}, {p.language}")
     click.echo(f"Company: {p.briefing.company} ({p.briefing.channel})\n")
     click.echo(p.briefing.candidate_brief + "\n")
@@ -128,10 +134,8 @@ def personas_show(persona_id: str) -> None:
 @click.option("--ids", multiple=True, help="Only these task ids (repeat or comma-separate).")
 def personas_import_tau2(tasks: Path, policy: Path, out_dir: Path, ids: tuple[str, ...]) -> None:
     """Turn tau2-bench scenarios into persona files."""
-    from roleplay.core.tau2 import import_tau2
-
     wanted = [i for chunk in ids for i in chunk.split(",") if i]
-    result = import_tau2(tasks, policy, out_dir, wanted or None)
+    result = PersonaService.import_tau2(tasks, policy, out_dir, wanted or None)
     for warning in result.warnings:
         click.echo(warning, err=True)
     click.echo(f"wrote {len(result.written)} persona file(s) to {out_dir}")
@@ -155,78 +159,112 @@ def _render_turn(turn: Turn, *, annotate: bool) -> str:
     return line
 
 
-def _new_conversation(persona_id: str, seed: int) -> tuple[Conversation, TurnLog]:
-    settings = _settings()
-    persona = PersonaLibrary.default(settings).get(persona_id)
-    convo = Conversation(persona, make_actor(persona, settings, seed=seed), seed=seed)
-    log = TurnLog(settings.home, convo.transcript)
-    convo.on_turn = log
-    return convo, log
-
-
-def _stream_events(events: Iterator[Event]) -> None:
+def _stream_events(events: Iterator[Event]) -> int:
+    """Print the customer's replies as they stream; returns how many were completed."""
     shown = ""
+    replies = 0
     for event in events:
         if isinstance(event, Delta):
+            if not shown:
+                click.echo("Customer: ", nl=False)
             click.echo(event.text, nl=False)
             shown += event.text
         elif isinstance(event, Retract):
             click.echo("\r\033[K" if shown else "", nl=False)
             click.echo("(rephrasing) ", nl=False)
             shown = ""
-    click.echo()
+        elif isinstance(event, Done):
+            click.echo()
+            shown = ""
+            replies += 1
+    return replies
+
+
+class _Session:
+    """A CLI conversation: an invite made for it, and its stored session."""
+
+    def __init__(self, services: Services, persona_id: str, candidate: str | None) -> None:
+        self.services = services
+        name = candidate or getpass.getuser()
+        made = services.invites.create(
+            persona_id, "practice", candidate_name=name, created_by="cli"
+        )
+        self.token = made.token
+        self.id: int | None = None
+
+    def start(self, seed: int, source: str) -> Turn:
+        info, opening = self.services.candidates.start(self.token, seed=seed, source=source)
+        self.id = info.id
+        return opening
+
+    def started(self) -> int:
+        if self.id is None:  # the opening failed: the session exists all the same
+            view = self.services.candidates.view(self.token)
+            assert view.session is not None
+            self.id = view.session.id
+        return self.id
+
+    @property
+    def ended(self) -> bool:
+        view = self.services.candidates.view(self.token)
+        return view.session is not None and view.session.status == "ended"
 
 
 @main.command()
 @click.option("--persona", "persona_id", required=True, help="Persona id (see personas list).")
 @click.option("--seed", default=0, show_default=True, help="Seed for the scripted lines.")
+@click.option("--candidate", default=None, help="Your name on the reviewer dashboard.")
 @click.option("--annotate/--no-annotate", default=False, help="Show mood and detected acts.")
-def chat(persona_id: str, seed: int, annotate: bool) -> None:
+def chat(persona_id: str, seed: int, candidate: str | None, annotate: bool) -> None:
     """Talk to a persona in the terminal. /end ends the conversation, /retry retries."""
-    convo, log = _new_conversation(persona_id, seed)
-    p = convo.persona
+    services = _services()
+    session = _Session(services, persona_id, candidate)
+    candidates = services.candidates
+    p = services.personas.get(persona_id)
     click.echo(f"{p.briefing.company} · {p.briefing.channel} · {p.name}\n")
     click.echo(p.briefing.candidate_brief + "\n")
     click.echo("Policy card:\n" + p.briefing.policy_card)
     click.echo("Type your replies. /end ends the conversation.\n")
-    click.echo("Customer: ", nl=False)
-    _stream_events(convo.open())
-    while not convo.ended:
+    try:
+        click.echo(_render_turn(session.start(seed, "cli-chat"), annotate=False))
+    except BackendError as exc:
+        click.echo(f"error: {exc.message}. Type /retry.", err=True)
+    sid = session.started()
+    while not session.ended:
         try:
             text = input("You: ")
         except (EOFError, KeyboardInterrupt):
             click.echo()
-            convo.end()
+            candidates.end(session.token, sid)
             break
         command = text.strip().lower()
         try:
             if command == "/end":
-                convo.end()
+                candidates.end(session.token, sid)
                 break
-            if convo.awaiting_retry:
-                # The customer's last reply failed: voice it first, then send what was typed.
-                click.echo("Customer: ", nl=False)
-                _stream_events(convo.retry())
-            elif command == "/retry":
-                click.echo("(nothing to retry)")
-            if command in ("", "/retry") or convo.ended:
+            if command == "/retry":
+                if not _stream_events(candidates.retry(session.token, sid)):
+                    click.echo("(nothing to retry)")
                 continue
-            click.echo("Customer: ", nl=False)
-            _stream_events(convo.send(text))
+            if not command:
+                continue
+            # A reply that failed earlier is voiced first, then the new message is sent.
+            _stream_events(candidates.send(session.token, sid, text))
         except BackendError as exc:
-            unsent = (
-                ""
-                if convo.transcript.turns[-1].text == text.strip()
-                else (" Your new message was not sent yet: send it again after /retry.")
-            )
+            turns = candidates.history(session.token, sid)
+            sent = any(t.speaker == "candidate" and t.text == text.strip() for t in turns[-2:])
+            unsent = "" if sent else " Your new message was not sent yet: send it after /retry."
             click.echo(
                 f"\nerror: {exc.message}. Your last message is saved; type /retry.{unsent}",
                 err=True,
             )
         if annotate:
-            click.echo(_render_turn(convo.transcript.turns[-1], annotate=True).split("\n", 1)[-1])
-    log.finish(convo.transcript)
-    click.echo(f"\nConversation ended: {convo.outcome}. Saved to {log.path}")
+            last = candidates.history(session.token, sid)[-2:]
+            for turn in last:
+                click.echo(_render_turn(turn, annotate=True).split("\n", 1)[-1])
+    outcome = services.store.session(sid).outcome
+    services.close()
+    click.echo(f"\nConversation ended: {outcome}. Stored as session {sid}.")
 
 
 @main.command()
@@ -240,7 +278,10 @@ def chat(persona_id: str, seed: int, annotate: bool) -> None:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the transcript JSON.")
 @click.option("--seed", default=0, show_default=True)
-def simulate(persona_id: str, script: Path, as_json: bool, seed: int) -> None:
+@click.option("--candidate", default=None, help="The candidate's name on the dashboard.")
+def simulate(
+    persona_id: str, script: Path, as_json: bool, seed: int, candidate: str | None
+) -> None:
     """Run a scripted candidate against a persona and print the transcript."""
     try:
         lines = [ln.strip() for ln in script.read_text(encoding="utf-8").splitlines()]
@@ -251,19 +292,23 @@ def simulate(persona_id: str, script: Path, as_json: bool, seed: int) -> None:
     messages = [ln for ln in lines if ln and not ln.startswith("#")]
     if not messages:
         raise InputError(str(script), "(file)", "no candidate messages; write one per line")
-    convo, log = _new_conversation(persona_id, seed)
-    convo.start()
+    services = _services()
+    session = _Session(services, persona_id, candidate or f"simulate {script.name}")
+    session.start(seed, "cli-simulate")
+    sid = session.started()
     for message in messages:
-        if convo.ended:
+        if session.ended:
             break
-        convo.say(message)
-    log.finish(convo.transcript)
+        for _ in services.candidates.send(session.token, sid, message):
+            pass
+    transcript = services.candidates.transcript(session.token, sid)
+    services.close()
     if as_json:
-        click.echo(convo.transcript.to_json())
+        click.echo(transcript.to_json())
         return
-    for turn in convo.transcript.turns:
+    for turn in transcript.turns:
         click.echo(_render_turn(turn, annotate=True))
-    click.echo(f"\nOutcome: {convo.outcome or 'unfinished (script ran out)'}")
+    click.echo(f"\nOutcome: {transcript.outcome or 'unfinished (script ran out)'}")
 
 
 # --------------------------------------------------------------------------- grading
@@ -292,26 +337,16 @@ def grade(
     export: str | None,
     out_dir: Path | None,
 ) -> None:
-    """Grade transcript JSON files against a rubric."""
+    """Grade transcript JSON files against a rubric (studio-saved rubrics and persona
+    versions included)."""
     from tqdm import tqdm
 
-    from grading.grader import grade as grade_one
-    from grading.grader import make_judge
     from grading.report import render_text, to_html, to_markdown
-    from grading.rubric import get_rubric
 
-    settings = _settings()
-    rubric = get_rubric(rubric_id)
-    library = PersonaLibrary.default(settings)
-    judge = make_judge(settings)
-    transcripts = [(path, read_transcript(path)) for path in files]
-    for path, transcript in transcripts:
-        if transcript.persona not in library:
-            raise InputError(
-                str(path),
-                "persona",
-                f"unknown persona {transcript.persona!r}; run `roleplay personas list`",
-            )
+    services = _services()
+    grading = services.grading
+    services.catalog.rubric(rubric_id)  # a clear error for an unknown rubric, before any work
+    transcripts = [(path, grading.read(path)) for path in files]
     reports = []
     bar = tqdm(
         transcripts,
@@ -321,14 +356,7 @@ def grade(
         disable=len(transcripts) < 2,
     )
     for path, transcript in bar:
-        report = grade_one(
-            transcript,
-            library.get(transcript.persona),
-            rubric,
-            judge=judge,
-            samples=settings.judge_samples,
-            prices=settings.prices,
-        )
+        report = grading.grade_transcript(transcript, rubric_id, source=str(path))
         reports.append((path, report))
         if export:
             target = (out_dir or path.parent) / f"{path.stem}.report.{export}"
@@ -336,6 +364,7 @@ def grade(
             target.write_text(
                 to_markdown(report) if export == "md" else to_html(report), encoding="utf-8"
             )
+    services.close()
     if as_json:
         payload = [r.model_dump(mode="json") for _, r in reports]
         click.echo(json.dumps(payload[0] if len(payload) == 1 else payload, indent=2))
@@ -362,26 +391,14 @@ def grade(
 )
 def calibrate(data: Path, as_json: bool, sample: int | None) -> None:
     """Measure the grader's judgements against human-labelled data."""
-    from grading.calibration import calibrate as run
     from grading.calibration import render_markdown
 
-    report = run(data, _settings(), sample=sample)
+    services = _services()
+    report = services.grading.calibrate(data, sample)
     click.echo(json.dumps(report, indent=2) if as_json else render_markdown(report))
 
 
 # --------------------------------------------------------------------------- accounts and invites
-def _store() -> Any:
-    from roleplay.storage.store import Store
-
-    return Store.from_settings(_settings())
-
-
-def _accounts() -> Any:
-    from roleplay.services.accounts import AccountService
-
-    return AccountService(_store())
-
-
 def _read_password() -> str:
     if not sys.stdin.isatty():
         return sys.stdin.readline().rstrip("\n")
@@ -399,14 +416,14 @@ def users() -> None:
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 def users_add(name: str, role: str, password_stdin: bool) -> None:
     """Add an account; the password is prompted for (or read from stdin)."""
-    user = _accounts().add_user(name, role, _read_password())
+    user = _services().accounts.add_user(name, role, _read_password())
     click.echo(f"added {user.role} {user.name}")
 
 
 @users.command("list")
 def users_list() -> None:
     """Print every account and its role."""
-    for user in _accounts().list_users():
+    for user in _services().accounts.list_users():
         click.echo(f"{user.name}\t{user.role}")
 
 
@@ -415,7 +432,7 @@ def users_list() -> None:
 @click.option("--role", required=True, type=click.Choice(["reviewer", "trainer", "admin"]))
 def users_set_role(name: str, role: str) -> None:
     """Change an account's role."""
-    user = _accounts().set_role(name, role)
+    user = _services().accounts.set_role(name, role)
     click.echo(f"{user.name} is now {user.role}")
 
 
@@ -424,7 +441,7 @@ def users_set_role(name: str, role: str) -> None:
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 def users_set_password(name: str, password_stdin: bool) -> None:
     """Give an account a new password (its sign-ins end)."""
-    _accounts().set_password(name, _read_password())
+    _services().accounts.set_password(name, _read_password())
     click.echo(f"new password set for {name}; signed out everywhere")
 
 
@@ -435,7 +452,7 @@ def users_remove(name: str, yes: bool) -> None:
     """Remove an account."""
     if not yes:
         click.confirm(f"Remove the account {name!r}?", abort=True)
-    _accounts().remove_user(name)
+    _services().accounts.remove_user(name)
     click.echo(f"removed {name}")
 
 
@@ -458,16 +475,11 @@ def invite(
     time_limit: float | None,
     base_url: str | None,
 ) -> None:
-    """Create an invite link for a candidate."""
-    from roleplay.services.catalog import Catalog
-    from roleplay.services.invites import InviteService
-
+    """Create an invite link for a candidate (studio-saved personas included)."""
     settings = _settings()
     if base_url:
         settings = settings.model_copy(update={"public_url": base_url})
-    store = _store()
-    service = InviteService(store, Catalog(store, PersonaLibrary.default(settings)), settings)
-    made = service.create(
+    made = Services(settings).invites.create(
         persona_id,
         mode,
         candidate_name=candidate,

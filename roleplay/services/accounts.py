@@ -29,6 +29,8 @@ from zxcvbn import zxcvbn
 from roleplay.errors import InvalidValue, RoleplayError
 from roleplay.storage.store import ROLES, Role, Store, UserInfo
 
+__all__ = ["ROLES", "AccountService", "Role", "SignIn", "SignInThrottled", "UserInfo"]
+
 MIN_PASSWORD_LENGTH = 10
 MIN_STRENGTH = 3
 ACCOUNT_LIMIT = parse("5 per 15 minutes")

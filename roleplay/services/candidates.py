@@ -15,15 +15,15 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from grading.grader import grade, make_judge
 from roleplay.config import Settings
 from roleplay.core.actors import Event
 from roleplay.core.conversation import Conversation, TimeUp, make_actor
 from roleplay.core.library import PersonaLibrary
 from roleplay.core.persona import Persona
-from roleplay.core.transcript import Turn
+from roleplay.core.transcript import Transcript, Turn
 from roleplay.errors import InvalidValue, RoleplayError
 from roleplay.services.catalog import Catalog
+from roleplay.services.grading import GradingService
 from roleplay.storage.store import InviteInfo, SessionInfo, Store
 
 #: The longest message a candidate may send (a chat message, not a document).
@@ -52,6 +52,7 @@ class CandidateService:
         self.settings = settings
         self.library = library
         self.catalog = Catalog(store, library)
+        self.grading = GradingService(settings, self.catalog)
         self._live: dict[int, Conversation] = {}
         self._locks: dict[int, threading.Lock] = {}
         self._guard = threading.Lock()
@@ -117,8 +118,11 @@ class CandidateService:
                 self._finish(info.id, "time_limit", None)
 
     # ------------------------------------------------------------------ talking
-    def start(self, token: str | None) -> tuple[SessionInfo, Turn]:
-        """Start a new attempt; returns the session and the customer's opening turn."""
+    def start(
+        self, token: str | None, *, seed: int | None = None, source: str = "web"
+    ) -> tuple[SessionInfo, Turn]:
+        """Start a new attempt; returns the session and the customer's opening turn.
+        ``source`` says where it is held (web, cli-chat, cli-simulate)."""
         view = self.view(token)
         if not view.can_start:
             if view.session is not None and view.session.status == "active":
@@ -128,7 +132,8 @@ class CandidateService:
                 hint="ask the person who invited you for a new link",
             )
         persona = self._persona(view.invite)  # a new session runs the latest version
-        seed = random.SystemRandom().randrange(1_000_000)
+        if seed is None:
+            seed = random.SystemRandom().randrange(1_000_000)
         actor = make_actor(persona, self.settings, seed=seed)
         info = self.store.start_session(
             view.invite,
@@ -136,6 +141,7 @@ class CandidateService:
             engine=actor.name,
             model=actor.model,
             seed=seed,
+            source=source,
         )
         convo = Conversation(persona, actor, seed=seed, on_turn=self._sink(info.id))
         with self._lock(info.id):
@@ -168,6 +174,19 @@ class CandidateService:
             )
             self._live[info.id] = convo
         return convo
+
+    def transcript(self, token: str | None, session_id: int) -> Transcript:
+        """The whole conversation in the interchange format."""
+        invite = self._invite(token)
+        self._own_session(invite, session_id)
+        return self.store.transcript(session_id)
+
+    def awaiting_retry(self, token: str | None, session_id: int) -> bool:
+        """Whether the customer's last reply failed and waits to be voiced again."""
+        invite = self._invite(token)
+        self._own_session(invite, session_id)
+        convo = self._live.get(session_id)
+        return convo is not None and (convo.awaiting_retry or not convo.transcript.turns)
 
     def history(self, token: str | None, session_id: int) -> list[Turn]:
         """Every turn of the candidate's own session, as stored (the page never trusts a
@@ -252,18 +271,7 @@ class CandidateService:
     def grade_now(self, session_id: int) -> None:
         """Grade a finished session and store the report (runs in the background)."""
         try:
-            transcript = self.store.transcript(session_id)
-            persona = self.catalog.persona_version(
-                transcript.persona, transcript.persona_version or ""
-            )
-            report = grade(
-                transcript,
-                persona,
-                self.catalog.rubric("default"),
-                judge=make_judge(self.settings),
-                samples=self.settings.judge_samples,
-                prices=self.settings.prices,
-            )
+            report = self.grading.grade_transcript(self.store.transcript(session_id))
             self.store.save_grade(session_id, report.model_dump(mode="json"))
         except Exception as exc:  # a failed grade is recorded, never lost
             self.store.grade_failed(session_id, f"{type(exc).__name__}: {exc}")

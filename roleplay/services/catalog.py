@@ -1,18 +1,20 @@
 """Which persona or rubric to use: the built-in files, plus versions saved in the studio.
 
-New sessions use a persona's latest version; an existing session always resolves the exact
-version it ran with (by content hash), so editing a persona never changes a past session.
+The one home of "the saved version, else the built-in file", for the objects and for their
+YAML. New sessions use a persona's latest version; an existing session always resolves the
+exact version it ran with (by content hash), so editing a persona never changes a past
+session.
 """
 
 from __future__ import annotations
 
 import yaml
 
-from grading.rubric import Rubric, get_rubric
+from grading.rubric import BUILTIN_DIR, Rubric, load_rubrics
 from roleplay.core.library import PersonaLibrary
 from roleplay.core.persona import Persona
-from roleplay.errors import NotFound
-from roleplay.storage.store import Store
+from roleplay.errors import InvalidValue, NotFound
+from roleplay.storage.store import Store, VersionInfo, VersionKind
 
 
 class Catalog:
@@ -20,13 +22,36 @@ class Catalog:
         self.store = store
         self.library = library
 
+    def _saved(self, kind: VersionKind, item_id: str) -> list[VersionInfo]:
+        return self.store.versions(kind, item_id)
+
+    # ------------------------------------------------------------------ personas
     def persona_ids(self) -> list[str]:
         saved = {v.item_id for v in self.store.versions("persona")}
         return sorted({p.id for p in self.library} | saved)
 
+    def personas(self) -> list[Persona]:
+        """The latest version of every persona, built-in and saved."""
+        return [self.persona(pid) for pid in self.persona_ids()]
+
+    def persona_yaml(self, persona_id: str, version: int | None = None) -> str:
+        """A persona's YAML: a saved version (the latest by default), else its file."""
+        saved = self._saved("persona", persona_id)
+        if version is not None:
+            match = [v for v in saved if v.version == version]
+            if not match:
+                raise InvalidValue("version", f"{persona_id} has no version {version}")
+            return match[0].yaml
+        if saved:
+            return saved[-1].yaml
+        file = self.library.file(persona_id)  # NotFound, with suggestions, when unknown
+        if file is None:
+            raise NotFound(f"persona {persona_id!r} has no YAML file")
+        return file.read_text(encoding="utf-8")
+
     def persona(self, persona_id: str) -> Persona:
         """The latest version: saved in the studio, else the built-in file."""
-        saved = self.store.versions("persona", persona_id)
+        saved = self._saved("persona", persona_id)
         if saved:
             return Persona.model_validate(yaml.safe_load(saved[-1].yaml))
         return self.library.get(persona_id)
@@ -40,11 +65,29 @@ class Catalog:
             return self.library.get(persona_id)
         return self.persona(persona_id)
 
+    # ------------------------------------------------------------------ rubrics
+    def rubric_ids(self) -> list[str]:
+        saved = {v.item_id for v in self.store.versions("rubric")}
+        return sorted(set(load_rubrics()) | saved)
+
+    def rubric_yaml(self, rubric_id: str = "default") -> str:
+        saved = self._saved("rubric", rubric_id)
+        if saved:
+            return saved[-1].yaml
+        path = BUILTIN_DIR / f"{rubric_id}.yaml"
+        if rubric_id in load_rubrics() and path.exists():
+            return path.read_text(encoding="utf-8")
+        raise NotFound(
+            f"unknown rubric {rubric_id!r}", hint=f"known: {', '.join(self.rubric_ids())}"
+        )
+
     def rubric(self, rubric_id: str = "default") -> Rubric:
-        saved = self.store.versions("rubric", rubric_id)
+        saved = self._saved("rubric", rubric_id)
         if saved:
             return Rubric.model_validate(yaml.safe_load(saved[-1].yaml))
-        try:
-            return get_rubric(rubric_id)
-        except NotFound:
-            raise NotFound(f"unknown rubric {rubric_id!r}") from None
+        rubrics = load_rubrics()
+        if rubric_id not in rubrics:
+            raise NotFound(
+                f"unknown rubric {rubric_id!r}", hint=f"known: {', '.join(self.rubric_ids())}"
+            )
+        return rubrics[rubric_id]

@@ -43,8 +43,7 @@ class InviteService:
         created_by: str | None = None,
     ) -> NewInvite:
         """A new invite; the secret token is shown once, only its hash is stored."""
-        if persona_id not in self.catalog.persona_ids():
-            raise InvalidValue("persona", f"unknown persona {persona_id!r}")
+        self.catalog.persona(persona_id)  # NotFound, with the closest ids, when unknown
         if mode not in MODES:
             raise InvalidValue("mode", "must be practice or assessment")
         if attempts < 1 or attempts > 100:

@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 from grading.report import CriterionScore, GradeReport, overall_score, to_html
 from grading.rubric import get_rubric
 from roleplay.errors import InputError, NotFound
+from roleplay.services.catalog import Catalog
 from roleplay.storage.store import SessionInfo, Store
 
 SortKey = Literal["date", "candidate", "persona", "overall", "outcome"]
@@ -29,6 +30,7 @@ COLUMNS = [
     "candidate",
     "persona",
     "mode",
+    "source",
     "date",
     "status",
     "outcome",
@@ -44,6 +46,7 @@ class SessionRow:
     candidate: str
     persona: str
     mode: str
+    source: str
     date: str
     status: str
     outcome: str
@@ -58,6 +61,7 @@ class SessionRow:
             self.candidate,
             self.persona,
             self.mode,
+            self.source,
             self.date,
             self.status,
             self.outcome,
@@ -97,8 +101,13 @@ def csv_safe(value: Any) -> Any:
 
 
 class ReviewService:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, catalog: Catalog | None = None) -> None:
         self.store = store
+        self.catalog = catalog
+
+    def _levels(self, rubric_id: str) -> dict[str, dict[int, str]]:
+        rubric = self.catalog.rubric(rubric_id) if self.catalog else get_rubric(rubric_id)
+        return {c.id: c.levels for c in rubric.criteria}
 
     # ------------------------------------------------------------------ reports
     def report(self, session_id: int) -> GradeReport | None:
@@ -109,7 +118,7 @@ class ReviewService:
         report = GradeReport.model_validate(state[1])
         overrides = self.store.overrides(session_id)
         if overrides:
-            levels = {c.id: c.levels for c in get_rubric(report.provenance.rubric_id).criteria}
+            levels = self._levels(report.provenance.rubric_id)
             for o in overrides:
                 c = report.score(o.criterion)
                 c.score, c.source = o.new_score, "override"
@@ -203,6 +212,7 @@ class ReviewService:
             candidate=s.candidate_name or "",
             persona=s.persona_id,
             mode=s.mode,
+            source=s.source,
             date=s.started_at.strftime("%Y-%m-%d %H:%M"),
             status=s.status,
             outcome=s.outcome or "",

@@ -8,14 +8,15 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
-from grading.rubric import BUILTIN_DIR, Rubric
+from grading.rubric import Rubric
 from roleplay.config import Settings
 from roleplay.core.actors import ScriptedActor
 from roleplay.core.conversation import Conversation, make_actor
-from roleplay.core.library import builtin_dir, check_persona_data
+from roleplay.core.library import check_persona_data
 from roleplay.core.persona import Persona
+from roleplay.core.transcript import Turn
 from roleplay.core.validation import parse_yaml_mapping, pydantic_problems
-from roleplay.errors import InputError, Problem, ValidationFailed
+from roleplay.errors import InputError, InvalidValue, Problem, ValidationFailed
 from roleplay.services.catalog import Catalog
 from roleplay.storage.store import Store, VersionInfo
 
@@ -28,6 +29,29 @@ class Checked:
     problems: list[str]
 
 
+class TestDrive:
+    """A trainer's conversation with the persona being edited. Nothing is stored."""
+
+    def __init__(self, conversation: Conversation) -> None:
+        self._conversation = conversation
+
+    @property
+    def turns(self) -> list[Turn]:
+        return list(self._conversation.transcript.turns)
+
+    @property
+    def ended(self) -> bool:
+        return self._conversation.ended
+
+    @property
+    def outcome(self) -> str | None:
+        outcome = self._conversation.outcome
+        return outcome.value if outcome is not None else None
+
+    def say(self, text: str) -> Turn:
+        return self._conversation.say(text)
+
+
 class StudioService:
     def __init__(self, store: Store, settings: Settings, catalog: Catalog) -> None:
         self.store = store
@@ -37,18 +61,7 @@ class StudioService:
     # ------------------------------------------------------------------ personas
     def persona_yaml(self, persona_id: str, version: int | None = None) -> str:
         """A persona's YAML: a saved version (latest by default), else the built-in file."""
-        saved = self.store.versions("persona", persona_id)
-        if version is not None:
-            match = [v for v in saved if v.version == version]
-            if not match:
-                raise InputError("version", "version", f"{persona_id} has no version {version}")
-            return match[0].yaml
-        if saved:
-            return saved[-1].yaml
-        path = builtin_dir() / f"{persona_id}.yaml"
-        if path.exists():
-            return path.read_text(encoding="utf-8")
-        raise InputError("persona", "id", f"unknown persona {persona_id!r}")
+        return self.catalog.persona_yaml(persona_id, version)
 
     @staticmethod
     def _validate_persona(text: str, file: str) -> tuple[Persona | None, list[Problem]]:
@@ -74,16 +87,16 @@ class StudioService:
     def duplicate(self, persona_id: str, new_id: str) -> str:
         """The YAML of ``persona_id`` under a new id, ready to edit and save."""
         if not re.fullmatch(r"[a-z0-9]+(?:[-_][a-z0-9]+)*", new_id or ""):
-            raise InputError("new id", "id", "use lower-case letters, digits and '-'")
+            raise InvalidValue("id", "use lower-case letters, digits and '-' for the new id")
         if new_id in self.catalog.persona_ids():
-            raise InputError("new id", "id", f"a persona {new_id!r} already exists")
+            raise InvalidValue("id", f"a persona {new_id!r} already exists")
         text = self.persona_yaml(persona_id)
         return re.sub(r"(?m)^id:\s*\S+", f"id: {new_id}", text, count=1)
 
     def persona_versions(self, persona_id: str) -> list[VersionInfo]:
         return self.store.versions("persona", persona_id)
 
-    def test_drive(self, persona: Persona, engine: str = "scripted", seed: int = 0) -> Conversation:
+    def test_drive(self, persona: Persona, engine: str = "scripted", seed: int = 0) -> TestDrive:
         """A conversation with the persona being edited. Nothing is stored."""
         if engine == "llm" and self.settings.persona_engine == "llm":
             actor = make_actor(persona, self.settings, seed=seed)
@@ -91,17 +104,11 @@ class StudioService:
             actor = ScriptedActor(persona, seed)
         convo = Conversation(persona, actor, seed=seed)
         convo.start()
-        return convo
+        return TestDrive(convo)
 
     # ------------------------------------------------------------------ rubrics
     def rubric_yaml(self, rubric_id: str = "default") -> str:
-        saved = self.store.versions("rubric", rubric_id)
-        if saved:
-            return saved[-1].yaml
-        path = BUILTIN_DIR / f"{rubric_id}.yaml"
-        if path.exists():
-            return path.read_text(encoding="utf-8")
-        raise InputError("rubric", "id", f"unknown rubric {rubric_id!r}")
+        return self.catalog.rubric_yaml(rubric_id)
 
     def check_rubric(self, text: str, file: str = "rubric.yaml") -> tuple[Rubric | None, Checked]:
         data, problems = parse_yaml_mapping(text, file, "rubric")

@@ -83,6 +83,7 @@ class SessionInfo:
     grade_status: str | None = None
     overall: float | None = None
     passed: bool | None = None
+    source: str = "web"
 
 
 @dataclass(frozen=True)
@@ -289,7 +290,14 @@ class Store:
             return [_session_info(s) for s in rows]
 
     def start_session(
-        self, invite: InviteInfo, *, persona_version: str, engine: str, model: str | None, seed: int
+        self,
+        invite: InviteInfo,
+        *,
+        persona_version: str,
+        engine: str,
+        model: str | None,
+        seed: int,
+        source: str = "web",
     ) -> SessionInfo:
         """A new attempt. The unique (invite, attempt) pair makes the database the judge
         when several starts race for the last attempt: exactly one of them wins."""
@@ -318,6 +326,7 @@ class Store:
                     model=model,
                     seed=seed,
                     mode=invite.mode,
+                    source=source,
                 )
                 db.add(row)
                 try:
@@ -591,4 +600,5 @@ def _session_info(
         grade_status,
         overall,
         passed,
+        s.source,
     )

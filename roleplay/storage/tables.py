@@ -76,6 +76,8 @@ class Session(Base):
     model: Mapped[str | None] = mapped_column(String(120), nullable=True)
     seed: Mapped[int] = mapped_column(Integer)
     mode: Mapped[str] = mapped_column(String(20))
+    #: Where the conversation was held: web, cli-chat or cli-simulate.
+    source: Mapped[str] = mapped_column(String(20), default="web")
     status: Mapped[str] = mapped_column(String(20), default="active")
     outcome: Mapped[str | None] = mapped_column(String(30), nullable=True)
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

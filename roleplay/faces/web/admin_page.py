@@ -11,8 +11,7 @@ import pandas as pd
 
 from roleplay.faces.web.auth import current_user, sign_out_button
 from roleplay.faces.web.handlers import guarded
-from roleplay.services.accounts import AccountService
-from roleplay.storage.store import ROLES
+from roleplay.services.accounts import ROLES, AccountService
 
 
 def _users(accounts: AccountService) -> pd.DataFrame:

@@ -19,7 +19,6 @@ from fastapi import FastAPI, Form, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
 from roleplay.config import Settings
-from roleplay.core.library import PersonaLibrary
 from roleplay.faces.web import admin_page, candidate_page, reviewer_page, studio_page
 from roleplay.faces.web.auth import COOKIE
 from roleplay.faces.web.security import (
@@ -31,12 +30,8 @@ from roleplay.faces.web.security import (
     new_csrf_token,
     origin_of,
 )
-from roleplay.services.accounts import AccountService, SignInThrottled
-from roleplay.services.candidates import CandidateService
-from roleplay.services.invites import InviteService
-from roleplay.services.review import ReviewService
-from roleplay.services.studio import StudioService
-from roleplay.storage.store import Store, UserInfo
+from roleplay.services.accounts import SignInThrottled, UserInfo
+from roleplay.services.container import Services
 
 log = logging.getLogger("roleplay.faces.web")
 
@@ -77,9 +72,7 @@ class App:
 
     fastapi: FastAPI
     asgi: Hardening
-    store: Store
-    candidates: CandidateService
-    accounts: AccountService
+    services: Services
 
 
 def _home_for(user: UserInfo) -> str:
@@ -97,12 +90,8 @@ def _private_cache(settings: Settings) -> None:
 def build_app(settings: Settings | None = None) -> App:
     settings = settings or Settings.from_env()
     _private_cache(settings)
-    store = Store.from_settings(settings)
-    library = PersonaLibrary.default(settings)
-    accounts = AccountService(store, rate_limit_storage=settings.rate_limit_storage)
-    candidates = CandidateService(store, settings, library)
-    invites = InviteService(store, candidates.catalog, settings)
-    review = ReviewService(store)
+    services = Services(settings)
+    accounts = services.accounts
     api = FastAPI(title="Roleplay Evaluator", docs_url=None, redoc_url=None, openapi_url=None)
     secure = settings.tls
 
@@ -216,7 +205,7 @@ def build_app(settings: Settings | None = None) -> App:
         response.headers["clear-site-data"] = '"cache", "cookies", "storage"'
         return response
 
-    reviewer_page.register_routes(api, review)
+    reviewer_page.register_routes(api, services.review)
 
     mount = {
         "theme": THEME,
@@ -232,17 +221,13 @@ def build_app(settings: Settings | None = None) -> App:
         "max_file_size": 1,
     }
     pages = [
+        ("/candidate", candidate_page.build(services.candidates), candidate_page.CONCURRENCY),
         (
-            "/candidate",
-            candidate_page.build(candidates),
-            candidate_page.CONCURRENCY,
+            "/reviewer",
+            reviewer_page.build(services.review, services.catalog, services.invites, accounts),
+            16,
         ),
-        ("/reviewer", reviewer_page.build(review, candidates.catalog, invites, accounts), 16),
-        (
-            "/studio",
-            studio_page.build(StudioService(store, settings, candidates.catalog), accounts),
-            8,
-        ),
+        ("/studio", studio_page.build(services.studio, accounts), 8),
         ("/admin", admin_page.build(accounts), 4),
     ]
     for path, blocks, concurrency in pages:
@@ -252,7 +237,7 @@ def build_app(settings: Settings | None = None) -> App:
         # checked the same way once marked launched.
         blocks.has_launched = True
     origins = [o for o in [origin_of(settings.public_url or "")] if o]
-    return App(api, Hardening(api, public_origins=origins, tls=secure), store, candidates, accounts)
+    return App(api, Hardening(api, public_origins=origins, tls=secure), services)
 
 
 def _safe_next(target: str) -> str:

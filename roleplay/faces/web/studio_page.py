@@ -10,12 +10,11 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
-from roleplay.core.conversation import Conversation
 from roleplay.errors import ValidationFailed
 from roleplay.faces.web.auth import current_user, sign_out_button
 from roleplay.faces.web.handlers import guarded
 from roleplay.services.accounts import AccountService
-from roleplay.services.studio import Checked, StudioService
+from roleplay.services.studio import Checked, StudioService, TestDrive
 
 LATEST = "latest"
 TRACE_COLUMNS = ["turn", "speaker", "mood", "move", "acts", "released"]
@@ -31,19 +30,19 @@ def _problems_markdown(checked: Checked) -> str:
     )
 
 
-def _trace(convo: Conversation) -> pd.DataFrame:
+def _trace(convo: TestDrive) -> pd.DataFrame:
     rows = []
-    for i, t in enumerate(convo.transcript.turns):
+    for i, t in enumerate(convo.turns):
         mood = "" if t.mood is None else f"{t.mood_before}→{t.mood}"
         acts = ", ".join(a.kind.value + (f"({a.detail})" if a.detail else "") for a in t.acts or [])
         rows.append([i, t.speaker, mood, str(t.move or ""), acts, ", ".join(t.released)])
     return pd.DataFrame(rows, columns=TRACE_COLUMNS)
 
 
-def _chat(convo: Conversation) -> list[dict[str, str]]:
+def _chat(convo: TestDrive) -> list[dict[str, str]]:
     return [
         {"role": "assistant" if t.speaker == "customer" else "user", "content": html.escape(t.text)}
-        for t in convo.transcript.turns
+        for t in convo.turns
     ]
 
 
@@ -197,7 +196,7 @@ def build(studio: StudioService, accounts: AccountService) -> gr.Blocks:
         )
 
         @guarded
-        def on_drive_send(text: str, convo: Conversation | None) -> tuple[Any, ...]:
+        def on_drive_send(text: str, convo: TestDrive | None) -> tuple[Any, ...]:
             if convo is None:
                 raise gr.Error("Start a test drive first.")
             if convo.ended:
