@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import math
 import sys
 from collections.abc import Callable, Iterable, Sequence
@@ -25,15 +26,16 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 from tqdm import tqdm
 
 from grading import EXAMPLES_DIR
+from grading.report import GradeReport
 from grading.rubric import get_rubric
 from grading.tone import empathy, politeness
 from roleplay.config import Settings
 from roleplay.core.library import PersonaLibrary
-from roleplay.core.transcript import read_transcript
+from roleplay.core.transcript import Transcript, read_transcript
 from roleplay.core.validation import display_path
 from roleplay.errors import InputError
 from roleplay.llm import ChatBackend, Message
@@ -175,6 +177,124 @@ def empathy_figures(
         "auc_0_vs_2": round(roc_auc(pos, neg), 4) if pos and neg else 0.0,
         "n": len(rows),
     }
+
+
+# ------------------------------------------------------------------------- transcripts
+LABELS_FILE = "labels.json"
+CRITERIA = ("calmness", "active_listening", "empathy", "policy_adherence", "resolution")
+
+
+class TranscriptLabel(BaseModel):
+    """One line of ``labels.json``: what a QA lead decided about one transcript."""
+
+    file: str
+    persona: str
+    passed: bool
+    scores: dict[str, int]
+    resolved: bool | None = None
+    policy_broken: list[str] = Field(default_factory=list)
+    manipulation: bool = False
+    rationale: str = ""
+
+
+def load_labels(folder: Path) -> list[TranscriptLabel]:
+    path = folder / LABELS_FILE
+    file = display_path(path)
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(
+            file, "(file)", f"no {LABELS_FILE} in the folder; see the README"
+        ) from None
+    except json.JSONDecodeError as exc:
+        raise InputError(file, f"line {exc.lineno}", f"invalid JSON: {exc.msg}") from None
+    if not isinstance(raw, list):
+        raise InputError(file, "(root)", "expected a list with one object per transcript")
+    labels = []
+    for i, item in enumerate(raw):
+        try:
+            labels.append(TranscriptLabel.model_validate(item))
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = ".".join(str(p) for p in err["loc"])
+            raise InputError(file, f"[{i}].{where}", err["msg"]) from None
+    return labels
+
+
+def transcript_figures(
+    folder: Path,
+    grade_one: Callable[[Transcript], GradeReport],
+    *,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Verdicts and criterion scores against the QA lead's labels."""
+    from scipy.stats import spearmanr
+
+    labels = load_labels(folder)
+    rows: list[dict[str, Any]] = []
+    for label in tqdm(labels, desc="transcripts", file=sys.stderr, disable=not progress):
+        report = grade_one(read_transcript(folder / label.file))
+        truth = "pass" if label.passed else "fail"
+        rows.append(
+            {
+                "file": label.file,
+                "label": truth,
+                "verdict": report.verdict,
+                "scores": {c.criterion: c.score for c in report.criteria},
+                "labels": label.scores,
+                "flags": sorted({f.kind for f in report.flags}),
+            }
+        )
+    decided = [r for r in rows if r["verdict"] != "needs_review"]
+    wrong = [r for r in decided if r["verdict"] != r["label"]]
+    per: dict[str, Any] = {}
+    for c in CRITERIA:
+        pairs = [
+            (r["scores"][c], r["labels"][c])
+            for r in rows
+            if r["scores"].get(c) is not None and c in r["labels"]
+        ]
+        if not pairs:
+            continue
+        ours, theirs = [p[0] for p in pairs], [p[1] for p in pairs]
+        rho = spearmanr(ours, theirs).statistic if len(set(ours)) > 1 else float("nan")
+        per[c] = {
+            "exact": round(sum(a == b for a, b in pairs) / len(pairs), 3),
+            "within_1": round(sum(abs(a - b) <= 1 for a, b in pairs) / len(pairs), 3),
+            "spearman": None if rho != rho else round(float(rho), 3),
+            "n": len(pairs),
+        }
+    return {
+        "folder": display_path(folder),
+        "transcripts": len(rows),
+        "right": len(decided) - len(wrong),
+        "wrong": len(wrong),
+        "needs_review": len(rows) - len(decided),
+        "good_failed": sum(1 for r in rows if r["label"] == "pass" and r["verdict"] == "fail"),
+        "wrong_files": [f"{r['file']}: {r['verdict']} (label {r['label']})" for r in wrong],
+        "review_files": [r["file"] for r in rows if r["verdict"] == "needs_review"],
+        "criteria": per,
+        "rows": rows,
+    }
+
+
+def render_transcripts(fig: dict[str, Any]) -> str:
+    lines = [
+        f"Transcripts in {fig['folder']}: {fig['transcripts']}: {fig['right']} right, "
+        f"{fig['wrong']} wrong, {fig['needs_review']} need review; good agents failed: "
+        f"{fig['good_failed']}.",
+        "",
+        "| criterion | exact | within 1 | Spearman |",
+        "|---|---|---|---|",
+    ]
+    for c, v in fig["criteria"].items():
+        rho = "n/a" if v["spearman"] is None else f"{v['spearman']:.2f}"
+        lines.append(f"| {c} | {v['exact']:.2f} | {v['within_1']:.2f} | {rho} |")
+    if fig["wrong_files"]:
+        lines += ["", "Wrong verdicts: " + "; ".join(fig["wrong_files"])]
+    if fig["review_files"]:
+        lines += ["", "Needs review: " + "; ".join(fig["review_files"])]
+    return "\n".join(lines) + "\n"
 
 
 # ------------------------------------------------------------------------- the command

@@ -1,177 +1,417 @@
-"""The evidence layer: deterministic analyzers that score each criterion and cite turns.
+"""The evidence layer: scores each criterion from what the understanding layer read in every
+turn, citing the turns it rests on. It always runs, offline and deterministic.
 
-It always runs, offline. It uses the conversation engine's turn annotations where the
-transcript has them and recomputes them (by replaying the director) where it does not.
-Candidate turns that address the grader or the simulation are flagged as injection attempts
-and never count as positive evidence.
+1. :func:`read` reads every turn once, with the same reader the live director uses: each
+   candidate message's acts and policy-rule readings, each customer message's move (from the
+   engine's own annotation where the transcript has one). Decisive readings (an acceptance,
+   a close, a broken must-not rule, a message addressed to the grader) become
+   :class:`Judgement` objects with their confidence.
+2. :func:`derive` builds the story from the readings: which offer was accepted, how the
+   conversation ended, which rules were kept. It takes ``assume``, a judgement key mapped to
+   true or false, so the grader can ask what the verdict would be if an uncertain judgement
+   went the other way (see :mod:`grading.grader`).
+3. The analyzers score each criterion against the rubric's level descriptors.
+
+Candidate text addressed to the grader or the simulation earns nothing: its turns never count
+as positive evidence.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Literal
 
 from grading.report import CriterionScore, Evidence, Flag
 from grading.rubric import Criterion
-from grading.tone import IMPOLITE, politeness, strong_empathy
-from roleplay.core.acts import (
-    ACKNOWLEDGE,
-    APOLOGIZE,
-    MANIPULATION,
-    OWNERSHIP,
-    Act,
-    any_affirmed,
-    any_match,
-    detect_acts,
-)
 from roleplay.core.director import Director, Outcome
-from roleplay.core.persona import ActKind, Move, Persona, PolicyRule
+from roleplay.core.persona import ActKind, Move, Persona, PolicyRule, card_items
 from roleplay.core.transcript import Transcript
-
-#: Languages the lexical analyzers (tone, listening, empathy) cover.
-SUPPORTED_LANGUAGES = {"en"}
-LEXICAL_CRITERIA = {"calmness", "active_listening", "empathy"}
-
-SARCASM = re.compile(
-    r"\b(oh (great|wonderful|sure)|sure,? whatever|obviously|clearly you|good luck with that|"
-    r"thanks a lot|yeah,? right|as i (already )?(said|told you)|like i said)\b",
-    re.IGNORECASE,
+from roleplay.understanding import (
+    ActReading,
+    CandidateReading,
+    Context,
+    CustomerMove,
+    CustomerReading,
+    Reader,
+    local_reader,
 )
-GRADER_INJECTION = re.compile(
-    r"\b(grader|evaluator|judge|rubric|assessor|scoring model)\b|"
-    r"\b(score|grade|rate|mark) (me|this|the candidate)\b|"
-    r"\b\d\s*/\s*5\b|\bfull marks\b|\bperfect score\b|"
-    r"\bignore (the |all |any |previous )*(rubric|criteria|instructions)\b|"
-    r"(^|\n)\s*\[?(system|note|admin|evaluator)( note)?\]?\s*:",
-    re.IGNORECASE,
-)
+from roleplay.understanding.text import any_affirmed, any_match, mentions_fact
+
+JudgementKind = Literal["accept", "close", "breach", "injection", "hostile"]
+#: Tone acts that cost calmness. One sentence in a whole transcript read as hostile at a
+#: middling confidence is more often a misreading than not (the chance of a false reading
+#: grows with every sentence), so below the reader's "certain" they are not counted; a
+#: verdict that would change if they were is left to a reviewer.
+HOSTILE_ACTS = (ActKind.rude, ActKind.blame, ActKind.dismissive)
 
 
-# Reading an un-annotated customer turn: what did the customer actually do?
-_CUSTOMER_MOVES: list[tuple[Move, re.Pattern[str]]] = [
-    (Move.ask_manager, re.compile(r"\b(manager|supervisor|someone senior)\b", re.IGNORECASE)),
-    (
-        Move.leave,
-        re.compile(
-            r"\b(forget it|i'?m done|dispute the charge|elsewhere|"
-            r"never mind|i'?m hanging up|lawyer)\b",
-            re.IGNORECASE,
-        ),
-    ),
-    (
-        Move.reject_offer,
-        re.compile(
-            r"\b(no,|not acceptable|doesn'?t work|not good enough|"
-            r"that'?s useless|that doesn'?t help)",
-            re.IGNORECASE,
-        ),
-    ),
-    (Move.thank_close, re.compile(r"\b(good ?bye|bye)\b", re.IGNORECASE)),
-    (
-        Move.accept,
-        re.compile(
-            r"\b(that works|i'?ll take it|deal\b|sounds good|go ahead|"
-            r"book it|do it|that helps|perfect)",
-            re.IGNORECASE,
-        ),
-    ),
-]
+@dataclass(frozen=True)
+class Judgement:
+    """A decisive reading the verdict may rest on, and how sure the reader was."""
+
+    kind: JudgementKind
+    turn: int
+    detail: str
+    confidence: float
+    certain: bool
+    likely: bool  # what the grade assumes when nothing else is said
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}:{self.turn}:{self.detail}"
+
+    @property
+    def criterion(self) -> str:
+        """The criterion a reviewer's override settles it with."""
+        return {
+            "accept": "resolution",
+            "close": "resolution",
+            "breach": "policy_adherence",
+            "injection": "calmness",
+            "hostile": "calmness",
+        }[self.kind]
+
+    def describe(self) -> str:
+        what = {
+            "accept": "the customer accepted the offer",
+            "close": "the candidate closed the conversation",
+            "breach": f"policy rule {self.detail} was broken",
+            "injection": "the candidate addressed the grader",
+            "hostile": f"the candidate was {_TONE_WORDS.get(self.detail, self.detail)}",
+        }[self.kind]
+        return f"turn {self.turn}: unsure whether {what} (confidence {self.confidence:.2f})"
 
 
-def customer_move(text: str) -> Move | None:
-    for move, pattern in _CUSTOMER_MOVES:
-        if pattern.search(text):
-            return move
-    return None
+_TONE_WORDS = {"rude": "rude", "blame": "blaming the customer", "dismissive": "dismissive"}
+
+
+@dataclass
+class Readings:
+    """Every turn read once."""
+
+    transcript: Transcript
+    persona: Persona
+    reader: str
+    candidate: dict[int, CandidateReading] = field(default_factory=dict)
+    customer: dict[int, CustomerReading] = field(default_factory=dict)
+    engine_moves: dict[int, Move] = field(default_factory=dict)
+    moods: dict[int, int | None] = field(default_factory=dict)
+    stated: dict[int, set[str]] = field(default_factory=dict)  # facts known before each turn
+    judgements: list[Judgement] = field(default_factory=list)
+
+    def text(self, turn: int) -> str:
+        return self.transcript.turns[turn].text
+
+    def candidate_turns(self) -> list[int]:
+        return sorted(self.candidate)
+
+
+def _engine_move(turn: object) -> Move | None:
+    move = getattr(turn, "move", None)
+    return move if getattr(turn, "source", None) else None
+
+
+def read(transcript: Transcript, persona: Persona, reader: Reader | None = None) -> Readings:
+    """Read every turn; customer moves from the engine's annotations where present."""
+    reader = reader or local_reader()
+    r = Readings(transcript, persona, reader.name)
+    director = Director(persona, reader)  # only for the moods of unannotated transcripts
+    stated: set[str] = set()
+    asked: set[str] = set()  # facts the candidate just asked for
+    first = True
+    for i, turn in enumerate(transcript.turns):
+        r.stated[i] = set(stated)
+        if turn.speaker == "customer":
+            for fact in persona.scenario.facts:
+                if fact.id not in stated and mentions_fact(turn.text, fact.value):
+                    stated.add(fact.id)
+            stated.update(turn.released)
+            # A customer answers what they were just asked (in their own words).
+            stated.update(asked)
+            asked = set()
+            move = _engine_move(turn)
+            if move is not None:
+                r.engine_moves[i] = move
+            elif i > 0:
+                r.customer[i] = reader.read_customer(turn.text)
+            r.moods[i] = turn.mood if turn.mood is not None else director.state.mood
+            director.note_customer_turn(turn.text, released=turn.released)
+            continue
+        reading = reader.read_candidate(turn.text, persona, Context(set(stated), first_turn=first))
+        first = False
+        r.candidate[i] = reading
+        asked = {a.detail for a in reading.acts if a.kind == ActKind.ask_fact and a.detail}
+        if director.state.outcome is None:
+            director.decide(turn.text)
+    _judgements(r)
+    return r
+
+
+def _judgements(r: Readings) -> None:
+    offered_before: dict[int, bool] = {}
+    acceptable = {res.id for res in r.persona.scenario.acceptable_resolutions}
+    seen_offer = False
+    for i in range(len(r.transcript.turns)):
+        reading = r.candidate.get(i)
+        if reading is not None:
+            for act in reading.acts:
+                judged: Judgement | None = None
+                if act.kind == ActKind.close:
+                    judged = _judge("close", i, "close", act)
+                elif act.kind == ActKind.manipulation:
+                    judged = _judge("injection", i, "grader", act)
+                elif act.kind in HOSTILE_ACTS and act.present and not _tone_settled(reading, act):
+                    judged = Judgement("hostile", i, act.kind.value, act.confidence, False, False)
+                elif act.kind == ActKind.offer and act.detail in acceptable:
+                    seen_offer = True
+                if judged is not None:
+                    r.judgements.append(judged)
+            for rule in reading.rules:
+                if rule.status == "breach":
+                    r.judgements.append(
+                        Judgement("breach", i, rule.rule, rule.confidence, rule.certain, True)
+                    )
+        offered_before[i] = seen_offer
+        customer = r.customer.get(i)
+        if customer is not None and offered_before.get(i - 1, False):
+            accept = customer.scores.get(CustomerMove.accept.value, 0.0)
+            if customer.move in (CustomerMove.accept, CustomerMove.thank_close):
+                r.judgements.append(
+                    Judgement("accept", i, "accept", customer.confidence, customer.certain, True)
+                )
+            elif accept >= 0.4:
+                r.judgements.append(Judgement("accept", i, "accept", accept, False, False))
+
+
+def _tone_settled(reading: CandidateReading, act: ActReading) -> bool:
+    """A hostile reading counts when it is certain, or when the same message is certainly
+    hostile in another way (one message keeps one tone)."""
+    return act.certain or any(
+        a.kind in HOSTILE_ACTS and a.certain and a is not act for a in reading.acts
+    )
+
+
+def _judge(kind: JudgementKind, turn: int, detail: str, act: ActReading) -> Judgement | None:
+    """A judgement for a decisive act the reader thinks is there (below that, it is not)."""
+    if not act.present:
+        return None
+    return Judgement(kind, turn, detail, act.confidence, act.certain, True)
+
+
+# ------------------------------------------------------------------------- the story
+@dataclass
+class RuleOutcome:
+    rule: PolicyRule
+    status: str  # "kept", "broken", "not_applicable"
+    turns: list[int]
+    quote: str | None = None
 
 
 @dataclass
 class Annotations:
-    """A transcript with every candidate turn's acts and every customer turn's move."""
+    """The story of a transcript, under a set of assumptions about uncertain judgements."""
 
-    transcript: Transcript
-    persona: Persona
-    acts: dict[int, list[Act]] = field(default_factory=dict)
+    readings: Readings
+    acts: dict[int, list[ActReading]] = field(default_factory=dict)
     moves: dict[int, Move | None] = field(default_factory=dict)
-    moods: dict[int, int | None] = field(default_factory=dict)
-    accepted_turn: int | None = None
     injections: dict[int, str] = field(default_factory=dict)
+    accepted_turn: int | None = None
+    accepted: str | None = None
     outcome: Outcome | None = None
+    rules: list[RuleOutcome] = field(default_factory=list)
+
+    @property
+    def transcript(self) -> Transcript:
+        return self.readings.transcript
+
+    @property
+    def persona(self) -> Persona:
+        return self.readings.persona
+
+    @property
+    def moods(self) -> dict[int, int | None]:
+        return self.readings.moods
 
     def candidate(self) -> list[int]:
         return sorted(self.acts)
 
-    def has(self, turn: int, kind: ActKind) -> bool:
-        return any(a.kind == kind for a in self.acts.get(turn, []))
+    def has(self, turn: int, kind: ActKind, *, certain: bool = False) -> bool:
+        return any(a.kind == kind and (a.certain or not certain) for a in self.acts.get(turn, []))
 
     def quote(self, turn: int, kind: ActKind) -> str | None:
         return next((a.quote for a in self.acts.get(turn, []) if a.kind == kind), None)
 
-    def turns_with(self, kind: ActKind, *, positive: bool = False) -> list[int]:
+    def turns_with(
+        self, kind: ActKind, *, positive: bool = False, certain: bool = False
+    ) -> list[int]:
         return [
             t
             for t in self.candidate()
-            if self.has(t, kind) and not (positive and t in self.injections)
+            if self.has(t, kind, certain=certain) and not (positive and t in self.injections)
         ]
 
     def text(self, turn: int) -> str:
         return self.transcript.turns[turn].text
 
 
-def annotate(transcript: Transcript, persona: Persona) -> Annotations:
-    """Use the engine's annotations where present; replay the director where missing."""
-    ann = Annotations(transcript, persona)
-    director = Director(persona)
-    pending: Move | None = Move.opening
-    given: list[str] = []
-    for i, turn in enumerate(transcript.turns):
-        if turn.speaker == "customer":
-            # The engine's own annotation, else what the customer's words show, else the
-            # replayed director's choice.
-            ann.moves[i] = turn.move or (customer_move(turn.text) if i else None) or pending
-            ann.moods[i] = turn.mood if turn.mood is not None else director.state.mood
-            director.note_customer_turn(turn.text, given=given, released=turn.released)
-            if ann.moves[i] == Move.accept and ann.accepted_turn is None:
-                ann.accepted_turn = i
-            pending, given = None, []
-            continue
-        if director.state.outcome is None:
-            decision = director.decide(turn.text)
-            acts = turn.acts if turn.acts is not None else decision.acts
-            pending, given = decision.move, decision.give_facts
-        else:
-            acts = (
-                turn.acts
-                if turn.acts is not None
-                else detect_acts(turn.text, persona, director.state.stated)
-            )
-        ann.acts[i] = acts
-        hit = GRADER_INJECTION.search(turn.text) or MANIPULATION.search(turn.text)
-        if hit:
-            ann.injections[i] = hit.group(0).strip()
-    ann.outcome = transcript.outcome or _infer_outcome(ann)
+def derive(r: Readings, assume: dict[str, bool] | None = None) -> Annotations:
+    """The story under ``assume`` (judgement key → true/false; the rest as likely)."""
+    assume = assume or {}
+    taken = {j.key: assume.get(j.key, j.likely) for j in r.judgements}
+    by_turn: dict[tuple[str, int], bool] = {}
+    for j in r.judgements:
+        by_turn[(j.kind, j.turn)] = by_turn.get((j.kind, j.turn), False) or taken[j.key]
+    ann = Annotations(r)
+    for i, reading in r.candidate.items():
+        kept: list[ActReading] = []
+        for act in reading.acts:
+            if act.kind == ActKind.close and not by_turn.get(("close", i), False):
+                continue
+            if (
+                act.kind in HOSTILE_ACTS
+                and not _tone_settled(reading, act)
+                and not taken.get(f"hostile:{i}:{act.kind.value}", False)
+            ):
+                continue
+            if act.kind == ActKind.manipulation:
+                if not by_turn.get(("injection", i), False):
+                    continue
+                ann.injections[i] = act.quote
+            kept.append(act)
+        ann.acts[i] = kept
+    for i, move in r.engine_moves.items():
+        ann.moves[i] = move
+    for i, said in r.customer.items():
+        ann.moves[i] = _MOVES.get(said.move)
+    _acceptance(ann, by_turn)
+    ann.outcome = r.transcript.outcome or _infer_outcome(ann)
+    ann.rules = _rules(ann, {j.key for j in r.judgements if taken[j.key] and j.kind == "breach"})
     return ann
 
 
+_MOVES = {
+    CustomerMove.accept: Move.accept,
+    CustomerMove.reject: Move.reject_offer,
+    CustomerMove.ask_manager: Move.ask_manager,
+    CustomerMove.leave: Move.leave,
+    CustomerMove.thank_close: Move.thank_close,
+    CustomerMove.other: None,
+}
+
+
+def _acceptance(ann: Annotations, by_turn: dict[tuple[str, int], bool]) -> None:
+    """The first acceptance of an acceptable offer whose required facts were known."""
+    r = ann.readings
+    acceptable = {res.id: res for res in r.persona.scenario.acceptable_resolutions}
+    last_offer: str | None = None
+    for i in range(len(r.transcript.turns)):
+        if i in ann.acts:
+            if i in ann.injections:
+                continue
+            for act in ann.acts[i]:
+                if act.kind == ActKind.offer and act.detail in acceptable:
+                    last_offer = act.detail
+            continue
+        if last_offer is None:
+            continue
+        accepted = (
+            ann.moves.get(i) == Move.accept
+            if i in r.engine_moves
+            else by_turn.get(("accept", i), False)
+        )
+        if not accepted:
+            continue
+        needed = set(acceptable[last_offer].requires_facts)
+        if needed <= r.stated.get(i, set()) | _said_by(r, i):
+            ann.accepted_turn, ann.accepted = i, last_offer
+            ann.moves[i] = Move.accept
+            return
+
+
+def _said_by(r: Readings, turn: int) -> set[str]:
+    """Facts the customer says in ``turn`` itself (an acceptance may come with the fact)."""
+    text = r.text(turn)
+    return {f.id for f in r.persona.scenario.facts if mentions_fact(text, f.value)}
+
+
 def _infer_outcome(ann: Annotations) -> Outcome | None:
-    """The ending of a transcript that does not state one, from its last turns."""
+    """The ending of a transcript that does not state one."""
     turns = ann.transcript.turns
-    last = len(turns) - 1
-    if last < 0:
+    if not turns:
         return None
-    if turns[last].speaker == "candidate":
-        return Outcome.candidate_closed if ann.has(last, ActKind.close) else None
-    move = ann.moves.get(last)
-    closed_by_candidate = last > 0 and ann.has(last - 1, ActKind.close)
-    if ann.accepted_turn is not None and move in (Move.thank_close, Move.accept):
+    if ann.accepted_turn is not None:
         return Outcome.resolved
+    last = len(turns) - 1
+    move = ann.moves.get(last)
+    closes = ann.turns_with(ActKind.close)
+    closed_late = bool(closes) and closes[-1] >= last - 1
     if move == Move.ask_manager:
         return Outcome.escalated
-    if closed_by_candidate:
-        return Outcome.candidate_closed
-    if move == Move.leave:
+    if move == Move.leave and not closed_late:
         return Outcome.abandoned
+    if closed_late:
+        return Outcome.candidate_closed
+    if move in (Move.leave, Move.thank_close):
+        return Outcome.abandoned
+    return None
+
+
+def _rules(ann: Annotations, breaches: set[str]) -> list[RuleOutcome]:
+    """Each policy rule over the candidate's turns: must-not rules broken where a breach
+    reading is taken; must rules kept when their step comes before what it guards."""
+    r = ann.readings
+    out: list[RuleOutcome] = []
+    cands = ann.candidate()
+    for rule in r.persona.policy_rules:
+        if rule.kind == "must_not":
+            broken = [
+                t for t in cands if any(k.startswith(f"breach:{t}:{rule.id}") for k in breaches)
+            ]
+            quote = next(
+                (x.quote for t in broken[:1] for x in r.candidate[t].rules if x.rule == rule.id),
+                None,
+            )
+            out.append(RuleOutcome(rule, "broken" if broken else "kept", broken, quote))
+            continue
+        trigger = _trigger(ann, rule)
+        if trigger is False:
+            out.append(RuleOutcome(rule, "not_applicable", []))
+            continue
+        scope = [t for t in cands if trigger is None or t <= trigger]
+        met = next(
+            (
+                (t, x.quote)
+                for t in scope
+                for x in r.candidate[t].rules
+                if x.rule == rule.id and x.status == "step"
+            ),
+            None,
+        )
+        if met is not None:
+            out.append(RuleOutcome(rule, "kept", [met[0]], met[1]))
+        else:
+            turns = [trigger] if isinstance(trigger, int) else []
+            out.append(RuleOutcome(rule, "broken", turns))
+    return out
+
+
+def _trigger(ann: Annotations, rule: PolicyRule) -> int | Literal[False] | None:
+    """The turn a must rule's step must come by: the first offer it guards, the first match
+    of its ``when`` hint, None for "by the end", or False when it never applied."""
+    if rule.before:
+        offers = [
+            t
+            for t in ann.candidate()
+            if any(
+                a.kind in (ActKind.offer, ActKind.bad_offer) and a.detail in rule.before
+                for a in ann.acts[t]
+            )
+        ]
+        return offers[0] if offers else False
+    if rule.detect is not None and rule.detect.when:
+        hits = [t for t in ann.candidate() if any_affirmed(rule.detect.when, ann.text(t))]
+        return hits[0] if hits else False
     return None
 
 
@@ -181,51 +421,60 @@ Result = tuple[int, str, list[Evidence]]
 
 def _ev(ann: Annotations, turn: int, quote: str | None) -> Evidence:
     text = ann.text(turn)
-    q = quote if quote and quote in text else text[:120]
+    q = quote if quote and quote in text else text[:160]
     return Evidence(turn=turn, quote=q)
 
 
 def calmness(ann: Annotations) -> Result:
-    penalty = 0.0
-    evidence: list[Evidence] = []
-    notes: list[str] = []
-    for kind, cost, label in [
-        (ActKind.rude, 2.0, "hostile or shouting language"),
-        (ActKind.blame, 1.5, "blames the customer"),
-        (ActKind.dismissive, 1.0, "dismissive remarks"),
-    ]:
-        turns = ann.turns_with(kind)
-        if turns:
-            penalty += cost + 0.5 * (len(turns) - 1)
-            notes.append(f"{label} ({len(turns)}x)")
-            evidence.extend(_ev(ann, t, ann.quote(t, kind)) for t in turns[:2])
-    sarcastic = [t for t in ann.candidate() if SARCASM.search(ann.text(t))]
-    if sarcastic:
-        penalty += 1.0
-        notes.append("sarcasm")
-        evidence.extend(
-            _ev(ann, t, m.group(0)) for t in sarcastic[:2] if (m := SARCASM.search(ann.text(t)))
-        )
-    flagged = {ev.turn for ev in evidence}
-    curt = [
-        t
-        for t in ann.candidate()
-        if t not in flagged and t not in ann.injections and politeness(ann.text(t)) < IMPOLITE
-    ]
-    if curt:
-        penalty += 1.0
-        notes.append(f"impolite tone ({len(curt)}x)")
-        evidence.extend(_ev(ann, t, None) for t in curt[:2])
-    score = max(1, min(5, round(5 - penalty)))
-    if not notes:
-        hot = [i for i, m in ann.moods.items() if m is not None and m <= -3]
-        genuine = [t for t in ann.candidate() if t not in ann.injections]
-        after = [t for t in genuine if any(h < t for h in hot)]
-        if after:
-            evidence.append(_ev(ann, after[0], None))
-            return 5, "stays courteous while the customer is angry", evidence
-        return 5, "courteous throughout", [_ev(ann, t, None) for t in genuine[:1]]
-    return score, "; ".join(notes), evidence
+    """Rubric levels: hostile 1; blame or dismissive more than once 2; one dismissive slip
+    3; robotic recital of policy 4; steady and courteous 5."""
+    rude = ann.turns_with(ActKind.rude)
+    blame = ann.turns_with(ActKind.blame)
+    dismissive = ann.turns_with(ActKind.dismissive)
+    recital = ann.turns_with(ActKind.policy_recital)
+    evidence = [_ev(ann, t, ann.quote(t, ActKind.rude)) for t in rude[:2]]
+    evidence += [_ev(ann, t, ann.quote(t, ActKind.blame)) for t in blame[:2]]
+    evidence += [_ev(ann, t, ann.quote(t, ActKind.dismissive)) for t in dismissive[:2]]
+    if rude:
+        return 1, f"hostile or insulting language ({len(rude)}x)", evidence
+    if blame or len(dismissive) >= 2:
+        parts = []
+        if blame:
+            parts.append(f"blames the customer ({len(blame)}x)")
+        if dismissive:
+            parts.append(f"dismissive remarks ({len(dismissive)}x)")
+        return 2, "; ".join(parts), evidence
+    if dismissive:
+        return 3, "a dismissive slip", evidence
+    if recital:
+        ev = [_ev(ann, t, ann.quote(t, ActKind.policy_recital)) for t in recital[:1]]
+        return 4, "courteous, but stiff: recites policy", ev
+    hot = [i for i, m in ann.moods.items() if m is not None and m <= -3]
+    genuine = [t for t in ann.candidate() if t not in ann.injections]
+    after = [t for t in genuine if any(h < t for h in hot)]
+    unsure = _unsure_tone(ann)
+    if after:
+        return 5, "stays courteous while the customer is angry" + unsure, [_ev(ann, after[0], None)]
+    return 5, "courteous throughout" + unsure, [_ev(ann, t, None) for t in genuine[:1]]
+
+
+def _unsure_tone(ann: Annotations) -> str:
+    """The hostile readings left uncounted for want of confidence, for the rationale."""
+    turns = sorted(
+        {j.turn for j in ann.readings.judgements if j.kind == "hostile"}
+        - {t for t in ann.candidate() for a in ann.acts[t] if a.kind in HOSTILE_ACTS}
+    )
+    if not turns:
+        return ""
+    return f" (an uncertain reading of tone at turn(s) {', '.join(map(str, turns))} not counted)"
+
+
+def _needed_facts(persona: Persona) -> set[str]:
+    """Hidden facts an acceptable resolution needs: the questions a good agent must ask."""
+    needed = {f for res in persona.scenario.acceptable_resolutions for f in res.requires_facts}
+    return {f for f in needed if persona.fact(f).reveal == "on_ask"} or {
+        f.id for f in persona.scenario.facts if f.reveal == "on_ask"
+    }
 
 
 def active_listening(ann: Annotations) -> Result:
@@ -235,21 +484,36 @@ def active_listening(ann: Annotations) -> Result:
         for a in ann.acts[t]
         if a.kind == ActKind.reflect
     }
-    asked = ann.turns_with(ActKind.ask_fact, positive=True)
+    asked_turns = ann.turns_with(ActKind.ask_fact, positive=True)
+    asked = {a.detail for t in asked_turns for a in ann.acts[t] if a.kind == ActKind.ask_fact}
     reasks = ann.turns_with(ActKind.reask_fact)
-    score = 2 + (1 if reflected else 0) + (1 if len(reflected) >= 2 else 0) + (1 if asked else 0)
+    needed = _needed_facts(ann.persona)
+    released = needed & (asked | _released(ann))
+    if needed and released == needed and reflected:
+        score = 5
+    elif (needed and released == needed) or len(reflected) >= 2:
+        score = 4
+    elif asked or reflected or ann.turns_with(ActKind.question, positive=True):
+        score = 3
+    else:
+        score = 2
     score -= len(reasks)
     evidence = [
         _ev(ann, t, ann.quote(t, ActKind.reflect))
         for t in ann.turns_with(ActKind.reflect, positive=True)[:2]
     ]
-    evidence += [_ev(ann, t, ann.quote(t, ActKind.ask_fact)) for t in asked[:2]]
+    evidence += [_ev(ann, t, ann.quote(t, ActKind.ask_fact)) for t in asked_turns[:2]]
     evidence += [_ev(ann, t, ann.quote(t, ActKind.reask_fact)) for t in reasks[:2]]
     notes = []
     if reflected:
-        notes.append(f"reflects the customer's {', '.join(sorted(str(r) for r in reflected))}")
+        names = sorted(_fact_name(ann.persona, str(f)) for f in reflected)
+        notes.append(f"reflects the customer's {', '.join(names)}")
     if asked:
         notes.append("asks for what it needs")
+    missing = needed - released
+    if missing:
+        names = sorted(_fact_name(ann.persona, f) for f in missing)
+        notes.append(f"never finds out {', '.join(names)}")
     if reasks:
         notes.append(f"asks again for facts already given ({len(reasks)}x)")
     if not notes:
@@ -257,25 +521,29 @@ def active_listening(ann: Annotations) -> Result:
     return max(1, min(5, score)), "; ".join(notes), evidence
 
 
+def _released(ann: Annotations) -> set[str]:
+    """Hidden facts the customer has said by the end (asked, volunteered or released)."""
+    end = len(ann.transcript.turns)
+    return ann.readings.stated.get(end - 1, set()) | _said_by(ann.readings, end - 1)
+
+
+def _fact_name(persona: Persona, fact_id: str) -> str:
+    fact = persona.fact(fact_id)
+    return fact.description or fact_id.replace("_", " ")
+
+
 def empathy(ann: Annotations) -> Result:
     found: dict[str, list[int]] = {"apology": [], "acknowledgement": [], "ownership": []}
     evidence: list[Evidence] = []
-    for t in ann.candidate():
-        if t in ann.injections:
-            continue
-        text = ann.text(t)
-        for key, pattern in (
-            ("apology", APOLOGIZE),
-            ("acknowledgement", ACKNOWLEDGE),
-            ("ownership", OWNERSHIP),
-        ):
-            m = pattern.search(text)
-            if m is None and key == "acknowledgement":
-                m = strong_empathy(text)
-            if m:
-                found[key].append(t)
-                if len(found[key]) == 1:
-                    evidence.append(_ev(ann, t, m.group(0)))
+    for key, kind in (
+        ("apology", ActKind.apologize),
+        ("acknowledgement", ActKind.acknowledge),
+        ("ownership", ActKind.ownership),
+    ):
+        turns = ann.turns_with(kind, positive=True)
+        found[key] = turns
+        if turns:
+            evidence.append(_ev(ann, turns[0], ann.quote(turns[0], kind)))
     score = (
         1
         + (1 if found["apology"] else 0)
@@ -293,62 +561,29 @@ def empathy(ann: Annotations) -> Result:
     return max(1, min(5, score)), rationale, evidence
 
 
-@dataclass
-class RuleOutcome:
-    rule: PolicyRule
-    status: str  # "kept", "broken", "not_applicable"
-    turns: list[int]
-    quote: str | None = None
+def unchecked_card_items(persona: Persona) -> list[int]:
+    """Policy-card items no rule checks."""
+    covered = {n for r in persona.policy_rules for n in r.covers}
+    return [n for n in card_items(persona.briefing.policy_card) if n not in covered]
 
 
-def check_rules(ann: Annotations) -> list[RuleOutcome]:
-    """Check the persona's policy rules over the candidate's turns (negation-aware)."""
-    results: list[RuleOutcome] = []
-    cands = ann.candidate()
-    for rule in ann.persona.policy_rules:
-        d = rule.detect
-        if rule.kind == "must_not":
-            broken: list[int] = []
-            quote = None
-            for t in cands:
-                text = ann.text(t)
-                hit = any_affirmed(d.patterns, text)
-                if not hit:
-                    continue
-                if d.when and not any_match(d.when, text):
-                    continue
-                if d.unless and any_match(d.unless, text):
-                    continue
-                broken.append(t)
-                quote = quote or hit.group(0)
-            results.append(RuleOutcome(rule, "broken" if broken else "kept", broken, quote))
-            continue
-        trigger = next((t for t in cands if not d.when or any_affirmed(d.when, ann.text(t))), None)
-        if d.when and trigger is None:
-            results.append(RuleOutcome(rule, "not_applicable", []))
-            continue
-        scope = [t for t in cands if trigger is None or t <= trigger]
-        met = next((t for t in scope if any_match(d.patterns, ann.text(t))), None)
-        if met is not None:
-            hit = any_match(d.patterns, ann.text(met))
-            results.append(RuleOutcome(rule, "kept", [met], hit.group(0) if hit else None))
-        else:
-            results.append(RuleOutcome(rule, "broken", [trigger] if trigger is not None else []))
-    return results
-
-
-def policy_adherence(ann: Annotations, rules: list[RuleOutcome]) -> Result:
+def policy_adherence(ann: Annotations) -> Result:
+    rules = ann.rules
+    unchecked = unchecked_card_items(ann.persona)
+    note = (
+        f"; policy card item(s) {', '.join(map(str, unchecked))} not checked" if unchecked else ""
+    )
     if not rules:
-        return 5, "the persona defines no checkable policy rules", []
+        return 5, "the persona defines no checkable policy rules" + note, []
     broken_not = [r for r in rules if r.rule.kind == "must_not" and r.status == "broken"]
     missed = [r for r in rules if r.rule.kind == "must" and r.status == "broken"]
     evidence = [_ev(ann, r.turns[0], r.quote) for r in broken_not + missed if r.turns]
     if broken_not:
         names = ", ".join(r.rule.id for r in broken_not)
-        return 1, f"breaks must-not rule(s): {names}", evidence
+        return 1, f"breaks must-not rule(s): {names}{note}", evidence
     if missed:
         names = ", ".join(r.rule.id for r in missed)
-        return max(2, 5 - len(missed)), f"misses required step(s): {names}", evidence
+        return max(2, 5 - len(missed)), f"misses required step(s): {names}{note}", evidence
     done = [r for r in rules if r.rule.kind == "must" and r.status == "kept"]
     evidence = [_ev(ann, r.turns[0], r.quote) for r in done if r.turns][:3]
     steps = (
@@ -356,7 +591,7 @@ def policy_adherence(ann: Annotations, rules: list[RuleOutcome]) -> Result:
         if done
         else "; no action that needed a required step"
     )
-    return 5, f"breaks none of the {len(rules)} rules{steps}", evidence
+    return 5, f"breaks none of the {len(rules)} checked rules{steps}{note}", evidence
 
 
 def resolution(ann: Annotations) -> Result:
@@ -391,6 +626,7 @@ ANALYZERS: dict[str, Callable[[Annotations], Result]] = {
     "calmness": calmness,
     "active_listening": active_listening,
     "empathy": empathy,
+    "policy_adherence": policy_adherence,
     "resolution": resolution,
 }
 
@@ -404,40 +640,31 @@ class EvidenceResult:
 
 
 def evidence_grade(
-    transcript: Transcript, persona: Persona, criteria: list[Criterion]
+    transcript: Transcript,
+    persona: Persona,
+    criteria: list[Criterion],
+    *,
+    readings: Readings | None = None,
+    reader: Reader | None = None,
+    assume: dict[str, bool] | None = None,
 ) -> EvidenceResult:
     """Score every criterion from evidence and collect the flags."""
-    ann = annotate(transcript, persona)
-    rules = check_rules(ann)
+    r = readings or read(transcript, persona, reader)
+    ann = derive(r, assume)
     flags: list[Flag] = []
-    supported = persona.language.split("-")[0] in SUPPORTED_LANGUAGES
     scores: list[CriterionScore] = []
-    skipped: list[str] = []
     for c in criteria:
-        if c.id == "policy_adherence":
-            result: Result | None = policy_adherence(ann, rules)
-        elif c.id in LEXICAL_CRITERIA and not supported:
-            result = None
-            skipped.append(c.id)
-        elif c.id in ANALYZERS:
-            result = ANALYZERS[c.id](ann)
-        else:
-            result = None
-        if result is None:
-            why = (
-                f"not assessed: no analyzer for language {persona.language!r}"
-                if c.id in skipped
-                else "not assessed: no evidence analyzer for this criterion (needs the LLM judge)"
-            )
+        analyzer = ANALYZERS.get(c.id)
+        if analyzer is None:
+            why = "not assessed: no evidence analyzer for this criterion (needs the LLM judge)"
             scores.append(
                 CriterionScore(
                     criterion=c.id, name=c.name, weight=c.weight, score=None, rationale=why
                 )
             )
-            if c.id not in skipped:
-                flags.append(Flag(kind="not_assessed", detail=f"{c.id}: {why}"))
+            flags.append(Flag(kind="not_assessed", detail=f"{c.id}: {why}"))
             continue
-        score, rationale, evidence = result
+        score, rationale, evidence = analyzer(ann)
         scores.append(
             CriterionScore(
                 criterion=c.id,
@@ -449,22 +676,14 @@ def evidence_grade(
                 evidence=evidence,
             )
         )
-    if skipped:
-        flags.append(
-            Flag(
-                kind="unsupported_language",
-                detail=f"language {persona.language!r}: {', '.join(skipped)} not "
-                "assessed by the evidence analyzers",
-            )
-        )
-    for r in rules:
-        if r.status == "broken":
+    for rule in ann.rules:
+        if rule.status == "broken":
             flags.append(
                 Flag(
                     kind="policy_violation",
-                    turns=r.turns,
-                    blocker=r.rule.kind == "must_not",
-                    detail=f"{r.rule.id} ({r.rule.kind}): {r.rule.text}",
+                    turns=rule.turns,
+                    blocker=rule.rule.kind == "must_not",
+                    detail=f"{rule.rule.id} ({rule.rule.kind}): {rule.rule.text}",
                 )
             )
     if ann.injections:
@@ -490,4 +709,23 @@ def evidence_grade(
         flags.append(
             Flag(kind="customer_fault", turns=blames, detail="the candidate blamed the customer")
         )
-    return EvidenceResult(scores, flags, rules, ann)
+    return EvidenceResult(scores, flags, ann.rules, ann)
+
+
+def annotate(transcript: Transcript, persona: Persona, reader: Reader | None = None) -> Annotations:
+    """The story of a transcript as the grade sees it (readings under the likely guesses)."""
+    return derive(read(transcript, persona, reader))
+
+
+__all__ = [
+    "Annotations",
+    "EvidenceResult",
+    "Judgement",
+    "Readings",
+    "annotate",
+    "derive",
+    "evidence_grade",
+    "read",
+    "unchecked_card_items",
+]
+_ = any_match  # hints are matched by the reader; kept importable for rule helpers

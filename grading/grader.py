@@ -12,9 +12,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from grading.evidence import evidence_grade
+from grading.evidence import EvidenceResult, Judgement, Readings, evidence_grade, read
 from grading.judge import PROMPT_VERSION, CriterionJudgement, Judge, JudgeRun, median_score
-from grading.report import CriterionScore, Evidence, Flag, GradeReport, Provenance, overall_score
+from grading.report import (
+    CriterionScore,
+    Evidence,
+    Flag,
+    GradeReport,
+    Provenance,
+    overall_score,
+    verdict_of,
+)
 from grading.rubric import Rubric
 from roleplay import __version__
 from roleplay.config import Settings
@@ -22,6 +30,7 @@ from roleplay.core.persona import Persona
 from roleplay.core.transcript import TokenUsage, Transcript
 from roleplay.errors import BackendError
 from roleplay.llm.tokens import cost_usd
+from roleplay.understanding import Reader
 
 #: A judge spread of this many levels or more over k samples flags the criterion unstable.
 UNSTABLE_SPREAD = 2
@@ -45,9 +54,12 @@ def grade(
     judge: Judge | None = None,
     samples: int = 1,
     prices: dict[str, tuple[float, float]] | None = None,
+    reader: Reader | None = None,
 ) -> GradeReport:
     """Grade with the evidence layer, and the LLM judge on top when one is given."""
-    result = evidence_grade(transcript, persona, rubric.criteria)
+    readings = read(transcript, persona, reader)
+    result = evidence_grade(transcript, persona, rubric.criteria, readings=readings)
+    review = _depends_on(transcript, persona, rubric, readings, result)
     scores, flags = result.scores, result.flags
     engine: str = "evidence"
     usage: TokenUsage | None = None
@@ -75,18 +87,27 @@ def grade(
                     run.reported,
                 )
             _apply_judge(scores, flags, runs, rubric)
-    for flag in flags:
-        if flag.kind in rubric.fail_on:
-            flag.blocker = True
+    _mark_blockers(flags, rubric)
+    for judgement in review:
+        flags.append(
+            Flag(
+                kind="needs_review",
+                turns=[judgement.turn],
+                detail=f"{judgement.describe()}; the verdict depends on it "
+                f"(settle with an override of {judgement.criterion})",
+                criterion=judgement.criterion,
+            )
+        )
     overall = overall_score(scores)
-    blocked = any(f.blocker for f in flags)
+    verdict = verdict_of(overall, rubric.pass_mark, flags)
     return GradeReport(
         persona=persona.id,
         persona_version=transcript.persona_version or persona.content_hash,
         outcome=result.annotations.outcome.value if result.annotations.outcome else None,
         criteria=scores,
         overall=overall,
-        passed=overall >= rubric.pass_mark and not blocked,
+        verdict=verdict,
+        passed=verdict == "pass",
         pass_mark=rubric.pass_mark,
         flags=flags,
         provenance=Provenance(
@@ -95,6 +116,7 @@ def grade(
             rubric_id=rubric.id,
             rubric_version=rubric.version,
             rubric_hash=rubric.content_hash,
+            reader=readings.reader,
             prompt_version=PROMPT_VERSION if engine == "evidence+llm" else None,
             grader_version=__version__,
             graded_at=datetime.now(UTC),
@@ -105,6 +127,56 @@ def grade(
         ),
         usage=usage,
     )
+
+
+def _mark_blockers(flags: list[Flag], rubric: Rubric) -> None:
+    for flag in flags:
+        if flag.kind in rubric.fail_on:
+            flag.blocker = True
+
+
+def _evidence_verdict(result: EvidenceResult, rubric: Rubric) -> str:
+    flags = [f.model_copy() for f in result.flags]
+    _mark_blockers(flags, rubric)
+    return verdict_of(overall_score(result.scores), rubric.pass_mark, flags)
+
+
+#: At most this many uncertain judgements are tried the other way; beyond, all need review.
+MAX_FLIPS = 8
+
+
+def _depends_on(
+    transcript: Transcript,
+    persona: Persona,
+    rubric: Rubric,
+    readings: Readings,
+    base: EvidenceResult,
+) -> list[Judgement]:
+    """The uncertain decisive judgements the verdict depends on: graded the other way (all
+    readings of the same thing together: every breach of one rule, every close, every
+    acceptance), the evidence verdict changes."""
+    groups: dict[tuple[str, str], list[Judgement]] = {}
+    for j in readings.judgements:
+        if not j.certain:
+            key = (j.kind, j.detail if j.kind == "breach" else "")
+            groups.setdefault(key, []).append(j)
+    if not groups:
+        return []
+    if len(groups) > MAX_FLIPS:
+        return [g[0] for g in groups.values()]
+    before = _evidence_verdict(base, rubric)
+    out = []
+    for group in groups.values():
+        flipped = evidence_grade(
+            transcript,
+            persona,
+            rubric.criteria,
+            readings=readings,
+            assume={j.key: not j.likely for j in group},
+        )
+        if _evidence_verdict(flipped, rubric) != before:
+            out.append(max(group, key=lambda j: abs(j.confidence - 0.5)))
+    return out
 
 
 def _apply_judge(

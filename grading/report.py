@@ -19,6 +19,7 @@ FlagKind = Literal[
     "unsupported_language",
     "judge_fallback",
     "not_assessed",
+    "needs_review",
 ]
 
 
@@ -53,6 +54,9 @@ class Flag(BaseModel):
     detail: str
     turns: list[int] = Field(default_factory=list)
     blocker: bool = Field(False, description="A compliance blocker: the grade cannot pass.")
+    criterion: str | None = Field(
+        None, description="needs_review: the criterion whose override settles it."
+    )
 
 
 class Provenance(BaseModel):
@@ -61,6 +65,7 @@ class Provenance(BaseModel):
     rubric_id: str
     rubric_version: int
     rubric_hash: str
+    reader: str | None = Field(None, description="The reader (and version) that read the turns.")
     prompt_version: str | None = None
     grader_version: str
     graded_at: datetime
@@ -74,15 +79,23 @@ class Provenance(BaseModel):
     )
 
 
+Verdict = Literal["pass", "fail", "needs_review"]
+
+
 class GradeReport(BaseModel):
-    """What a hiring team reads. ``overall`` is computed in code from the weights."""
+    """What a hiring team reads. ``overall`` and the verdict are computed in code."""
 
     persona: str
     persona_version: str | None = None
     outcome: str | None = None
     criteria: list[CriterionScore]
     overall: float = Field(ge=0, le=100)
-    passed: bool
+    verdict: Verdict = Field(
+        "fail",
+        description="pass, fail, or needs_review: a decisive reading was too uncertain and "
+        "the verdict depends on it (a reviewer settles it with an override).",
+    )
+    passed: bool = Field(description="True only when the verdict is pass.")
     pass_mark: float
     flags: list[Flag] = Field(default_factory=list)
     provenance: Provenance
@@ -95,6 +108,36 @@ class GradeReport(BaseModel):
         return [f for f in self.flags if f.kind == kind]
 
 
+def settle(report: GradeReport, overridden: dict[str, int]) -> None:
+    """Apply reviewers' overrides (criterion → new score) to the flags and the verdict: an
+    override of the criterion a needs-review flag names settles it; a policy-adherence
+    override above 1 lifts a broken-rule blocker, a resolution override of 4 or more lifts
+    closed-unresolved."""
+    kept: list[Flag] = []
+    for flag in report.flags:
+        if flag.kind == "needs_review" and flag.criterion in overridden:
+            continue
+        if flag.kind == "policy_violation" and overridden.get("policy_adherence", 1) >= 2:
+            flag = flag.model_copy(update={"blocker": False})
+        if flag.kind == "closed_unresolved" and overridden.get("resolution", 1) >= 4:
+            flag = flag.model_copy(update={"blocker": False})
+        kept.append(flag)
+    report.flags = kept
+    report.overall = overall_score(report.criteria)
+    report.verdict = verdict_of(report.overall, report.pass_mark, report.flags)
+    report.passed = report.verdict == "pass"
+
+
+def verdict_of(overall: float, pass_mark: float, flags: list[Flag]) -> Verdict:
+    """The one place pass and fail are decided: the overall against the pass mark, any
+    blocker fails, and an unsettled needs-review flag leaves it to a reviewer."""
+    if any(f.kind == "needs_review" for f in flags):
+        return "needs_review"
+    if any(f.blocker for f in flags):
+        return "fail"
+    return "pass" if overall >= pass_mark else "fail"
+
+
 def overall_score(criteria: list[CriterionScore]) -> float:
     """Weighted mean of the assessed scores, mapped from 1..5 to 0..100."""
     assessed = [c for c in criteria if c.score is not None]
@@ -105,9 +148,12 @@ def overall_score(criteria: list[CriterionScore]) -> float:
     return round(value, 1)
 
 
+VERDICT_WORDS: dict[str, str] = {"pass": "pass", "fail": "fail", "needs_review": "needs review"}
+
+
 def render_text(report: GradeReport, source: str = "") -> str:
     head = f"{source}  " if source else ""
-    verdict = "PASS" if report.passed else "FAIL"
+    verdict = VERDICT_WORDS[report.verdict].upper()
     lines = [
         f"{head}persona {report.persona} · outcome {report.outcome or '-'} · "
         f"overall {report.overall:.0f}/100 · {verdict} (pass mark {report.pass_mark:.0f})"
@@ -128,7 +174,7 @@ def render_text(report: GradeReport, source: str = "") -> str:
 
 
 def to_markdown(report: GradeReport) -> str:
-    verdict = "Pass" if report.passed else "Fail"
+    verdict = VERDICT_WORDS[report.verdict].capitalize()
     out = [
         f"# Grade report: {report.persona}",
         "",
@@ -176,7 +222,7 @@ def to_html(report: GradeReport) -> str:
         for f in report.flags
     )
     p = report.provenance
-    verdict = "Pass" if report.passed else "Fail"
+    verdict = VERDICT_WORDS[report.verdict].capitalize()
     return (
         "<!doctype html><html><head><meta charset='utf-8'>"
         f"<title>Grade report: {e(report.persona)}</title>"

@@ -48,6 +48,11 @@ class Settings(BaseModel):
     grader_model: str | None = Field(
         None, description="Model for the LLM judge; unset = evidence grader only."
     )
+    reader_model: str | None = Field(
+        None,
+        description="Model that reads turns for the director and the grader (the LLM reader); "
+        "unset = the offline local reader. ROLEPLAY_READER_MODEL.",
+    )
     structured_output_method: StructuredMethod = Field(
         "json_schema", description="How the judge asks for structured output."
     )
@@ -114,6 +119,7 @@ class Settings(BaseModel):
             "api_key": get("ROLEPLAY_LLM_API_KEY") or get("OPENAI_API_KEY"),
             "persona_model": get("ROLEPLAY_PERSONA_MODEL"),
             "grader_model": get("ROLEPLAY_GRADER_MODEL"),
+            "reader_model": get("ROLEPLAY_READER_MODEL"),
             "database_url": get("ROLEPLAY_DATABASE_URL"),
             "public_url": get("ROLEPLAY_PUBLIC_URL"),
         }
@@ -153,7 +159,7 @@ class Settings(BaseModel):
                 f"setting {field!r} is invalid: {err['msg']}",
                 hint="see .env.example for the accepted values",
             ) from None
-        if (settings.persona_model or settings.grader_model) and not (
+        if (settings.persona_model or settings.grader_model or settings.reader_model) and not (
             settings.api_key or settings.llm_base_url
         ):
             raise ConfigError(

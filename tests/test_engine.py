@@ -81,7 +81,8 @@ def test_unacceptable_offer_is_rejected(laptop: Persona) -> None:
 
 
 def test_asking_again_for_a_stated_fact_annoys(laptop: Persona) -> None:
-    convo = run(laptop, ["Hello. What is your order number?"])
+    convo = run(laptop, ["Hello. What is your order number?", "Sorry, what is your order number?"])
+    assert convo.transcript.turns[2].move == Move.give_fact  # asked once: she answers
     reply = convo.transcript.turns[-1]
     assert reply.move == Move.repeat_fact
     assert "A1042" in reply.text
@@ -90,7 +91,10 @@ def test_asking_again_for_a_stated_fact_annoys(laptop: Persona) -> None:
 
 
 def test_confirming_a_stated_fact_is_not_a_reask(laptop: Persona) -> None:
-    convo = run(laptop, ["Hi Dana. Can I just confirm your order number is A1042?"])
+    convo = run(
+        laptop,
+        ["Hi Dana. What is your order number?", "Thanks. Can I just confirm it's A1042?"],
+    )
     acts = {a.kind for a in convo.transcript.turns[-2].acts or []}
     assert ActKind.reask_fact not in acts and ActKind.reflect in acts
 

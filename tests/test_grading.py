@@ -91,7 +91,10 @@ def test_robotic_candidate(reports: dict[str, GradeReport]) -> None:
     assert r.score("active_listening").score is not None
     assert r.score("active_listening").score <= 2
     assert "asks again" in r.score("active_listening").rationale
-    assert r.score("calmness").score == 5
+    # Robotic but never hostile: the QA lead's convention is 4 (stiffness under pressure),
+    # citing the policy recited at an angry customer.
+    assert r.score("calmness").score == 4
+    assert "Per our policy" in r.score("calmness").evidence[0].quote
 
 
 def test_early_close(reports: dict[str, GradeReport]) -> None:
@@ -154,9 +157,9 @@ def test_engine_annotations_are_used_when_present(library: PersonaLibrary, rubri
     assert report.outcome == "resolved" and report.passed
 
 
-def test_unsupported_language_is_flagged_not_scored(
-    library: PersonaLibrary, rubric: Rubric
-) -> None:
+def test_norwegian_is_read_and_scored_like_english(library: PersonaLibrary, rubric: Rubric) -> None:
+    """The reader is trained on Norwegian as well: a Norwegian transcript gets real scores
+    with Norwegian quotes, not an "unsupported language" flag."""
     transcript = parse_transcript(
         {
             "persona": "forsinket-pakke",
@@ -172,11 +175,14 @@ def test_unsupported_language_is_flagged_not_scored(
         "nb",
     )
     report = grade(transcript, library.get("forsinket-pakke"), rubric)
-    flag = report.flagged("unsupported_language")[0]
-    assert "calmness" in flag.detail
-    for cid in ("calmness", "active_listening", "empathy"):
-        assert report.score(cid).score is None
-    assert report.score("policy_adherence").score is not None  # the persona's own patterns
+    assert not report.flagged("unsupported_language")
+    for cid in ("calmness", "active_listening", "empathy", "policy_adherence"):
+        assert report.score(cid).score is not None, cid
+    empathy = report.score("empathy")
+    assert empathy.score is not None and empathy.score >= 2
+    assert "Beklager!" in [e.quote for e in empathy.evidence]
+    # what she needs was never asked for: said in the persona's own words
+    assert "bursdagsgave" in report.score("active_listening").rationale
 
 
 def test_trainer_added_criterion_without_analyzer_is_not_silently_scored(
@@ -301,10 +307,10 @@ def test_replay_reads_turns_as_the_live_engine_did(library: PersonaLibrary) -> N
     persona = library.get("damaged-laptop")
     convo = Conversation(persona, ScriptedActor(persona))
     convo.start()
-    for message in [*scripts.GOOD[:2], "Sorry, could you send me the photo of the damage?"]:
+    for message in [*scripts.GOOD[:2], "Sorry, which laptop model was it again?"]:
         convo.say(message)
     live = {i: {a.kind for a in t.acts or []} for i, t in convo.transcript.candidate_turns()}
-    assert "reask_fact" in live[5]  # the photo was already given
+    assert "reask_fact" in live[5]  # she named the Lumen 14 in her first message
     stripped = parse_transcript(
         {
             "persona": persona.id,
@@ -316,9 +322,12 @@ def test_replay_reads_turns_as_the_live_engine_did(library: PersonaLibrary) -> N
     assert {i: {a.kind for a in acts} for i, acts in replayed.acts.items()} == live
 
 
-def test_impolite_tone_costs_calmness_even_without_hostile_words(
+def test_tone_read_with_too_little_confidence_is_reported_not_counted(
     library: PersonaLibrary, rubric: Rubric
 ) -> None:
+    """A reply that may be blaming (read, but not with confidence) is named in the calmness
+    rationale instead of silently costing or passing; a clearly hostile one costs calmness."""
+
     def transcript(reply: str) -> GradeReport:
         data = {
             "persona": "damaged-laptop",
@@ -332,8 +341,12 @@ def test_impolite_tone_costs_calmness_even_without_hostile_words(
         }
         return grade(parse_transcript(data, "t"), library.get("damaged-laptop"), rubric)
 
-    curt = transcript("Why would you even buy that model? What did you expect?")
+    unsure = transcript("Why would you even buy that model? What did you expect?")
     civil = transcript("Could you tell me a bit more about what happened?")
-    assert curt.score("calmness").score == 4 and "impolite tone" in curt.score("calmness").rationale
+    hostile = transcript("Calm down. You probably dropped it.")
+    assert "uncertain reading of tone at turn(s) 1" in unsure.score("calmness").rationale
     assert civil.score("calmness").score == 5
-    assert curt.score("calmness").evidence[0].turn == 1
+    assert "uncertain" not in civil.score("calmness").rationale
+    calm = hostile.score("calmness")
+    assert calm.score is not None and calm.score <= 2
+    assert calm.evidence and calm.evidence[0].turn == 1

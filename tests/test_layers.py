@@ -14,7 +14,14 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "roleplay.config": ("roleplay.errors",),
     "roleplay.errors": (),
     "roleplay.llm": ("roleplay.llm", "roleplay.config", "roleplay.errors"),
-    "roleplay.core": ("roleplay.core", "roleplay.llm", "roleplay.config", "roleplay.errors"),
+    # The director reads turns through the understanding layer, which reads the persona.
+    "roleplay.core": (
+        "roleplay.core",
+        "roleplay.understanding",
+        "roleplay.llm",
+        "roleplay.config",
+        "roleplay.errors",
+    ),
     "roleplay.understanding": (
         "roleplay.understanding",
         "roleplay.core",
@@ -56,6 +63,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
         "roleplay.core.conversation.TimeUp",
         "grading.report",
         "grading.calibration.render_markdown",
+        "grading.calibration.render_transcripts",
         "roleplay.__version__",
     ),
 }

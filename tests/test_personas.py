@@ -192,10 +192,11 @@ def test_invalid_pattern_in_rule(tmp_path: Path) -> None:
 def test_on_ask_fact_without_questions_and_unknown_required_fact(tmp_path: Path) -> None:
     data = laptop_data()
     data["scenario"]["facts"][-1]["asked_by"] = []
+    data["scenario"]["facts"][-1]["examples"] = []
     data["scenario"]["acceptable_resolutions"][0]["requires_facts"] = ["receipt"]
     code, lines = validate(write(tmp_path, "p.yaml", data))
     assert code == 1
-    assert any(":scenario.facts[6].asked_by: an on_ask fact needs" in line for line in lines)
+    assert any(":scenario.facts[6].examples: an on_ask fact needs" in line for line in lines)
     assert any(
         ":scenario.acceptable_resolutions[0].requires_facts[0]: 'receipt' names no fact" in line
         for line in lines

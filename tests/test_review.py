@@ -96,7 +96,7 @@ def test_cohort_compare_mood_and_exports(graded: tuple[Store, dict[str, int]]) -
     assert cohort["Calmness"][0] == 5 and cohort["Calmness"][1] is not None
     headers, body = review.compare([ids["Ann"], ids["Rob"]])
     assert headers == ["criterion", f"Ann (#{ids['Ann']})", f"Rob (#{ids['Rob']})"]
-    assert body[-1] == ["passed", "yes", "no"]
+    assert body[-1] == ["result", "pass", "fail"]
     moods = review.mood_series(ids["Rob"])
     assert moods[0][1] == -3 and moods[-1][1] <= -4
     rows = review.rows()

@@ -21,7 +21,7 @@ import yaml
 from roleplay.config import Settings
 from roleplay.core.director import mood_label
 from roleplay.core.guard import check_reply
-from roleplay.core.persona import Move, Persona
+from roleplay.core.persona import OPTIONAL_MOVES, Move, Persona
 from roleplay.errors import BackendError
 from roleplay.llm import ChatBackend, Message, Usage
 from roleplay.llm.tokens import cost_usd, count_messages, count_text, trim_history
@@ -65,6 +65,7 @@ class SpeakRequest:
     give_facts: list[str] = field(default_factory=list)
     released: list[str] = field(default_factory=list)
     history: Sequence[tuple[str, str]] = ()  # ("customer" | "candidate", text)
+    offer: str | None = None  # the resolution the move is about
 
 
 class Actor(Protocol):
@@ -75,8 +76,26 @@ class Actor(Protocol):
 
 
 # ---------------------------------------------------------------------------- scripted
+@lru_cache(maxsize=8)
+def default_lines(language: str) -> dict[str, list[str]]:
+    """The language's lines for the reactions a persona may leave out (English when the
+    language has none)."""
+    folder = resources.files("roleplay.core.prompts")
+    for lang in (language.split("-")[0], "en"):
+        found = folder.joinpath(f"lines.{lang}.yaml")
+        if found.is_file():
+            data: dict[str, list[str]] = yaml.safe_load(found.read_text("utf-8"))
+            return data
+    return {}
+
+
+#: A line is not said again while it is among the customer's last this many lines.
+RECENT = 3
+
+
 class ScriptedActor:
-    """Speaks the persona's lines for each move."""
+    """Speaks the persona's lines for each move: deterministic for a seed, never a line said
+    in the last three customer turns while the bank has another."""
 
     name = "scripted"
     model: str | None = None
@@ -84,19 +103,30 @@ class ScriptedActor:
     def __init__(self, persona: Persona, seed: int = 0) -> None:
         self.persona = persona
         self._rng = random.Random(seed)
-        self._last: dict[Move, str] = {}
+        self._recent: list[str] = []
 
-    def line(self, move: Move, give_facts: Sequence[str] = ()) -> str:
-        bank = self.persona.lines.bank(move)
+    def bank(self, move: Move) -> list[str]:
+        own = self.persona.lines.bank(move)
+        if own or move not in OPTIONAL_MOVES:
+            return own
+        return list(default_lines(self.persona.language).get(move.value, [])) or (
+            self.persona.lines.bank(Move.complain)
+        )
+
+    def line(self, move: Move, give_facts: Sequence[str] = (), offer: str | None = None) -> str:
+        bank = self.bank(move)
         if not give_facts:
             bank = [t for t in bank if "{fact}" not in t] or bank
-        choices = [t for t in bank if t != self._last.get(move)] or bank
+        said_as = self.persona.said_as(offer)
+        if not said_as:
+            bank = [t for t in bank if "{offer}" not in t] or bank
+        choices = [t for t in bank if t not in self._recent] or bank
         template = self._rng.choice(choices)
-        self._last[move] = template
-        return self.persona.render(template, give_facts)
+        self._recent = [*self._recent, template][-RECENT:]
+        return self.persona.render(template, give_facts, said_as)
 
     def speak(self, request: SpeakRequest) -> Iterator[Event]:
-        text = self.line(request.move, request.give_facts)
+        text = self.line(request.move, request.give_facts, request.offer)
         yield Delta(text)
         yield Done(text, "scripted")
 
@@ -168,8 +198,11 @@ class LLMActor:
         paraphrase when the move is the opening."""
         moves = prompts()["moves"]
         instruction = str(moves[request.move.value])
-        if request.move == Move.opening:
-            instruction = instruction.format(opening=opening)
+        offer = self.persona.said_as(request.offer) or "what they offered"
+        hint = (
+            f" (did they offer to {self.persona.said_as(request.offer)}?)" if request.offer else ""
+        )
+        instruction = instruction.format(opening=opening, offer=offer, offer_hint=hint)
         say_now = ""
         if request.give_facts:
             said = self.persona.statements(request.give_facts)
@@ -260,6 +293,6 @@ class LLMActor:
             correction = str(prompts()["correction"]).format(
                 name=self.persona.name, problems="; ".join(problems)
             )
-        text = self.fallback.line(request.move, request.give_facts)
+        text = self.fallback.line(request.move, request.give_facts, request.offer)
         yield Delta(text)
         yield Done(text, "fallback", prompt_total, completion_total, cost_total, all_reported)

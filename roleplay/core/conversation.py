@@ -27,6 +27,7 @@ from roleplay.core.director import Decision, Director, Outcome
 from roleplay.core.persona import Move, Persona
 from roleplay.core.transcript import TokenUsage, Transcript, Turn
 from roleplay.errors import RoleplayError
+from roleplay.understanding import Reader
 
 TurnSink = Callable[[Turn], None]
 
@@ -61,10 +62,11 @@ class Conversation:
         seed: int = 0,
         on_turn: TurnSink | None = None,
         clock: Callable[[], float] = time.monotonic,
+        reader: Reader | None = None,
     ) -> None:
         self.persona = persona
         self.actor = actor
-        self.director = Director(persona)
+        self.director = Director(persona, reader)
         #: Called with every turn the moment it exists (storage hooks in here).
         self.on_turn = on_turn
         self._clock = clock
@@ -92,6 +94,7 @@ class Conversation:
         started_at: datetime | None = None,
         on_turn: TurnSink | None = None,
         clock: Callable[[], float] = time.monotonic,
+        reader: Reader | None = None,
     ) -> Conversation:
         """Rebuild a conversation from its stored turns (after a reload or a restart).
 
@@ -99,7 +102,7 @@ class Conversation:
         scripted actor (or the LLM actor's scripted fallback) replays its line choices so it
         carries on exactly as it would have. Nothing is stored again.
         """
-        convo = cls(persona, actor, seed=seed, clock=clock)
+        convo = cls(persona, actor, seed=seed, clock=clock, reader=reader)
         if started_at is not None:
             convo.transcript.started_at = started_at
             convo._t0 = clock() - (datetime.now(UTC) - started_at).total_seconds()
@@ -112,8 +115,9 @@ class Conversation:
             else:
                 move = turn.move or (pending.move if pending else Move.opening)
                 given = pending.give_facts if pending else []
+                offer = pending.offer if pending else None
                 if isinstance(scripted, ScriptedActor) and turn.source != "llm":
-                    scripted.line(move, given)
+                    scripted.line(move, given, offer)
                 convo.director.note_customer_turn(turn.text, given=given, released=turn.released)
                 pending = None
             convo.transcript.turns.append(turn)
@@ -206,6 +210,7 @@ class Conversation:
             give_facts=decision.give_facts,
             released=list(self.director.state.released),
             history=self._history(),
+            offer=decision.offer,
         )
         done: Done | None = None
         for event in self.actor.speak(request):
@@ -231,6 +236,7 @@ class Conversation:
                 mood=decision.mood_after,
                 move=decision.move,
                 released=decision.released,
+                offer=decision.offer,
                 reasons=decision.reasons,
                 source=done.source,
             )

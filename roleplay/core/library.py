@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from roleplay.config import Settings
-from roleplay.core.persona import Persona, placeholders
+from roleplay.core.persona import Persona, card_items, placeholders
 from roleplay.core.validation import (
     check_regex,
     display_path,
@@ -25,6 +26,8 @@ _PACKAGE_DIR = Path(__file__).resolve().parents[1]  # roleplay/
 
 #: Lines in these banks may use {fact}: the fact being given or repeated.
 _FACT_BANKS = {"give_fact", "repeat_fact"}
+#: Lines in these banks may use {offer}: how the customer says the resolution back.
+_OFFER_BANKS = {"accept", "consider_offer", "clarify"}
 
 
 def builtin_dir() -> Path:
@@ -63,18 +66,33 @@ def _cross_problems(file: str, data: dict[str, Any]) -> Iterator[Problem]:
             fact_ids.append(fid)
         for j, pattern in _items(_get(fact, "asked_by")):
             yield from check_regex(file, f"scenario.facts[{i}].asked_by[{j}]", pattern)
-        if _get(fact, "reveal") == "on_ask" and not _get(fact, "asked_by"):
+        if (
+            _get(fact, "reveal") == "on_ask"
+            and not _get(fact, "asked_by")
+            and not _get(fact, "examples")
+        ):
             yield Problem(
                 file,
-                f"scenario.facts[{i}].asked_by",
-                "an on_ask fact needs asked_by patterns, or the candidate can never "
-                "learn it; add e.g. ['photo|picture']",
+                f"scenario.facts[{i}].examples",
+                "an on_ask fact needs examples of how a candidate asks for it (or asked_by "
+                "patterns), or the candidate can never learn it; add e.g. "
+                "['Could you send me a photo of the damage?']",
             )
 
+    resolution_ids: list[str] = []
     for group in ("acceptable_resolutions", "unacceptable_resolutions"):
         for i, res in _items(_get(data, "scenario", group)):
+            if isinstance(_get(res, "id"), str):
+                resolution_ids.append(_get(res, "id"))
             for j, pattern in _items(_get(res, "patterns")):
                 yield from check_regex(file, f"scenario.{group}[{i}].patterns[{j}]", pattern)
+            if isinstance(res, dict) and not _get(res, "patterns") and not _get(res, "examples"):
+                yield Problem(
+                    file,
+                    f"scenario.{group}[{i}].examples",
+                    "a resolution needs examples of a candidate offering it (or patterns); "
+                    "add e.g. ['I can send you a replacement today']",
+                )
             for j, fid in _items(_get(res, "requires_facts")):
                 if isinstance(fid, str) and fact_ids and fid not in fact_ids:
                     yield Problem(
@@ -102,7 +120,36 @@ def _cross_problems(file: str, data: dict[str, Any]) -> Iterator[Problem]:
                 f"policy_rules[{i}].detect.unless",
                 "unless applies only to must_not rules; remove it or change kind",
             )
+        if isinstance(rule, dict) and not _get(rule, "detect") and not _get(rule, "examples"):
+            yield Problem(
+                file,
+                f"policy_rules[{i}].examples",
+                "a policy rule needs examples (messages that break it, or that do the "
+                "required step) or detect patterns",
+            )
+        for j, rid in _items(_get(rule, "before")):
+            if isinstance(rid, str) and resolution_ids and rid not in resolution_ids:
+                yield Problem(
+                    file,
+                    f"policy_rules[{i}].before[{j}]",
+                    f"{rid!r} names no resolution; use one of: {', '.join(resolution_ids)}",
+                )
+        card = _get(data, "briefing", "policy_card")
+        items = card_items(card) if isinstance(card, str) else None
+        for j, number in _items(_get(rule, "covers")):
+            if items is not None and isinstance(number, int) and number not in items:
+                yield Problem(
+                    file,
+                    f"policy_rules[{i}].covers[{j}]",
+                    f"the policy card has no item {number}; its items are "
+                    f"{', '.join(map(str, items)) or 'not numbered'}",
+                )
 
+    hidden = {
+        _get(f, "id")
+        for _, f in _items(facts)
+        if _get(f, "reveal") == "on_ask" and isinstance(_get(f, "id"), str)
+    }
     lines = _get(data, "lines")
     if isinstance(lines, dict):
         for bank, entries in lines.items():
@@ -123,6 +170,17 @@ def _cross_problems(file: str, data: dict[str, Any]) -> Iterator[Problem]:
                 for name in names:
                     if name == "fact" and bank in _FACT_BANKS:
                         continue
+                    if name == "offer" and bank in _OFFER_BANKS:
+                        continue
+                    if name in hidden and bank not in _FACT_BANKS:
+                        yield Problem(
+                            file,
+                            field,
+                            f"{{{name}}} is an on_ask fact: saying it in a {bank} line would "
+                            "give it away before it is asked for; use it only through {fact} "
+                            "in give_fact and repeat_fact lines",
+                        )
+                        continue
                     if name not in fact_ids:
                         known = ", ".join(fact_ids) or "none defined"
                         extra = (
@@ -138,6 +196,35 @@ def _cross_problems(file: str, data: dict[str, Any]) -> Iterator[Problem]:
                         )
 
 
+def _render_problems(file: str, persona: Persona) -> Iterator[Problem]:
+    """Lines whose {fact_id} placeholder reads badly once filled with the fact's value: the
+    value starting a sentence in lower case, or running into the next sentence."""
+    values = {f.id: f.value for f in persona.scenario.facts}
+    for bank, entries in persona.lines.model_dump().items():
+        for j, line in enumerate(entries):
+            for match in re.finditer(r"\{(\w+)\}", line):
+                value = values.get(match.group(1))
+                if value is None:
+                    continue
+                before = line[: match.start()].rstrip()
+                after = line[match.end() :]
+                starts = before == "" or before.endswith((".", "!", "?"))
+                runs_on = (
+                    after[:1] == " "
+                    and after[1:2].isupper()
+                    and not value.rstrip().endswith((".", "!", "?"))
+                )
+                if (starts and value[:1].islower()) or runs_on:
+                    rendered = persona.render(line)
+                    yield Problem(
+                        file,
+                        f"lines.{bank}[{j}]",
+                        f"{{{match.group(1)}}} fills in {value!r}, which reads badly here: "
+                        f"{rendered!r}; write the words into the line, or use {{fact}} in "
+                        "give_fact lines to say the fact's statement",
+                    )
+
+
 def check_persona_data(file: str, data: dict[str, Any]) -> tuple[Persona | None, list[Problem]]:
     """Validate one persona mapping; returns the persona when there are no problems."""
     problems: list[Problem] = []
@@ -147,6 +234,8 @@ def check_persona_data(file: str, data: dict[str, Any]) -> tuple[Persona | None,
     except ValidationError as exc:
         problems.extend(pydantic_problems(file, exc, Persona))
     problems.extend(_cross_problems(file, data))
+    if persona is not None and not problems:
+        problems.extend(_render_problems(file, persona))
     return (persona if not problems else None), problems
 
 

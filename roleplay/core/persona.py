@@ -12,6 +12,7 @@ import json
 import string
 from collections.abc import Sequence
 from enum import StrEnum
+from functools import cached_property
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -26,6 +27,10 @@ Slug = Annotated[
     ),
 ]
 NonEmpty = Annotated[str, Field(min_length=1)]
+#: Natural phrasings a candidate might write, for the reader to learn an item from.
+Examples = list[NonEmpty]
+#: Phrasings that look alike but do NOT count (negated, about something else, ...).
+NearMisses = list[NonEmpty]
 
 
 class _Strict(BaseModel):
@@ -45,14 +50,33 @@ class Move(StrEnum):
     ask_manager = "ask_manager"
     leave = "leave"
     thank_close = "thank_close"
+    # Reactions to what the candidate just did.
+    consider_offer = "consider_offer"
+    ask_next_steps = "ask_next_steps"
+    clarify = "clarify"
+    react_blame = "react_blame"
+    refuse_secret = "refuse_secret"
+    dont_know = "dont_know"
+
+
+#: Moves a persona may leave without lines: the language's default lines voice them.
+OPTIONAL_MOVES = {
+    Move.consider_offer,
+    Move.ask_next_steps,
+    Move.clarify,
+    Move.react_blame,
+    Move.refuse_secret,
+    Move.dont_know,
+}
 
 
 class ActKind(StrEnum):
-    """What a candidate's message does, as detected by :mod:`roleplay.core.acts`."""
+    """What a candidate's message does, as read by :mod:`roleplay.understanding`."""
 
     greet = "greet"
     acknowledge = "acknowledge"
     apologize = "apologize"
+    ownership = "ownership"
     reflect = "reflect"
     question = "question"
     ask_fact = "ask_fact"
@@ -66,6 +90,15 @@ class ActKind(StrEnum):
     blame = "blame"
     close = "close"
     manipulation = "manipulation"
+
+
+class Act(BaseModel):
+    """One thing a candidate message does, with the words that show it (stored per turn)."""
+
+    kind: ActKind = Field(description="What the candidate did.")
+    detail: str | None = Field(None, description="Fact or resolution id the act is about.")
+    quote: str = Field(description="The words in the message it rests on, verbatim.")
+    confidence: float | None = Field(None, description="How sure the reader was (0..1).")
 
 
 class Briefing(_Strict):
@@ -85,7 +118,8 @@ class Briefing(_Strict):
 
 class Fact(_Strict):
     """Something the customer knows. ``free`` facts are stated unprompted; ``on_ask`` facts
-    are revealed only when the candidate asks a question matching ``asked_by``."""
+    are revealed only when the candidate asks for them (recognised from ``examples``, with
+    ``asked_by`` patterns as an optional hint)."""
 
     id: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")] = Field(
         description="Placeholder name used in lines as {id} (lower-case, digits, underscores)."
@@ -98,10 +132,22 @@ class Fact(_Strict):
     reveal: Literal["free", "on_ask"] = Field(
         "free", description="free: said unprompted. on_ask: only when the candidate asks."
     )
+    description: str | None = Field(
+        None, description="What the fact is, in plain words, e.g. 'the order number'."
+    )
+    examples: Examples = Field(
+        default_factory=list,
+        description="Ways a candidate asks for this fact, e.g. 'Could you send me a photo of "
+        "the damage?'. An on_ask fact needs examples or asked_by patterns.",
+    )
+    near_misses: NearMisses = Field(
+        default_factory=list,
+        description="Questions that sound close but ask for something else.",
+    )
     asked_by: list[NonEmpty] = Field(
         default_factory=list,
-        description="Regular expressions (case-insensitive) for questions that ask for this "
-        "fact, e.g. 'photo|picture'. Required for on_ask facts.",
+        description="Optional hint: regular expressions (case-insensitive) for questions that "
+        "ask for this fact, e.g. 'photo|picture'.",
     )
 
     @property
@@ -114,15 +160,29 @@ class Resolution(_Strict):
 
     id: Slug = Field(description="Identifier, e.g. replacement.")
     description: NonEmpty = Field(description="Plain-English description of the resolution.")
+    examples: Examples = Field(
+        default_factory=list,
+        description="Ways a candidate offers it, e.g. 'I'll ship you a new one today'.",
+    )
+    near_misses: NearMisses = Field(
+        default_factory=list,
+        description="Mentions that are not an offer of it: negated ('I can't replace it'), "
+        "asking what the customer wants, a different remedy, a condition not yet met.",
+    )
     patterns: list[NonEmpty] = Field(
-        min_length=1,
-        description="Regular expressions (case-insensitive) that recognise an offer of this "
-        "resolution in a candidate message. Negated offers ('I can't ...') never count.",
+        default_factory=list,
+        description="Optional hint: regular expressions (case-insensitive) that recognise an "
+        "offer of this resolution. Negated offers ('I can't ...') never count.",
     )
     requires_facts: list[str] = Field(
         default_factory=list,
         description="Fact ids that must have come out before this offer can be accepted "
         "(e.g. the photo of the damage before a replacement).",
+    )
+    said_as: str | None = Field(
+        None,
+        description="How the customer says it back, to fill {offer} in her lines, e.g. 'send "
+        "me a new laptop' ('Okay, if you can send me a new laptop, that works').",
     )
 
 
@@ -177,7 +237,8 @@ class Temperament(_Strict):
 
 
 class RuleDetect(_Strict):
-    """How a policy rule is checked in code over the candidate's messages."""
+    """Optional regular-expression hints for a policy rule (the reader learns the rule from
+    its examples; these add precision where a phrase is unmistakable)."""
 
     patterns: list[NonEmpty] = Field(
         min_length=1,
@@ -204,7 +265,34 @@ class PolicyRule(_Strict):
     id: Slug = Field(description="Identifier, e.g. no-express-shipping.")
     text: NonEmpty = Field(description="The rule in plain English.")
     kind: Literal["must", "must_not"] = Field(description="must: required; must_not: forbidden.")
-    detect: RuleDetect = Field(description="How the rule is checked over candidate messages.")
+    examples: Examples = Field(
+        default_factory=list,
+        description="must_not: messages that break the rule. must: messages that do the "
+        "required step.",
+    )
+    near_misses: NearMisses = Field(
+        default_factory=list,
+        description="Messages that look like the examples but keep the rule (e.g. 'I can't "
+        "promise same-day shipping'), or that only resemble the step.",
+    )
+    before: list[str] = Field(
+        default_factory=list,
+        description="must only: resolution ids (acceptable or not) the step must come before; "
+        "the rule applies once one of them is offered. Empty: the step is due by the end.",
+    )
+    covers: list[int] = Field(
+        default_factory=list,
+        description="Numbers of the policy-card items this rule checks; card items no rule "
+        "covers are reported as not checked.",
+    )
+    asks_for_secret: bool = Field(
+        False,
+        description="must_not only: breaking it means asking the customer for something she "
+        "must never give (a password, a PIN); she refuses.",
+    )
+    detect: RuleDetect | None = Field(
+        None, description="Optional hint: how the rule is matched with regular expressions."
+    )
 
 
 class Lines(_Strict):
@@ -228,6 +316,32 @@ class Lines(_Strict):
     ask_manager: list[NonEmpty] = Field(min_length=1, description="Demanding a manager.")
     leave: list[NonEmpty] = Field(min_length=1, description="Giving up and leaving.")
     thank_close: list[NonEmpty] = Field(min_length=1, description="Thanking and closing.")
+    consider_offer: list[NonEmpty] = Field(
+        default_factory=list,
+        description="An acceptable offer heard while still too upset to take it; use {offer}.",
+    )
+    ask_next_steps: list[NonEmpty] = Field(
+        default_factory=list,
+        description="After accepting, asking what happens next (when, how she will know).",
+    )
+    clarify: list[NonEmpty] = Field(
+        default_factory=list,
+        description="Checking what the candidate meant when it was unclear ({offer} when an "
+        "offer was unclear).",
+    )
+    react_blame: list[NonEmpty] = Field(
+        default_factory=list, description="Reacting to being blamed for the problem."
+    )
+    refuse_secret: list[NonEmpty] = Field(
+        default_factory=list,
+        description="Refusing to give something that must never be asked for (a password, a "
+        "PIN, a full card number).",
+    )
+    dont_know: list[NonEmpty] = Field(
+        default_factory=list,
+        description="Answering a question about something she does not know (scenario "
+        "does_not_know).",
+    )
 
     def bank(self, move: Move) -> list[str]:
         return list(getattr(self, move.value))
@@ -279,18 +393,45 @@ class Persona(_Strict):
         """How the customer says these facts, in order, as one piece of text."""
         return " ".join(self.fact(f).said for f in fact_ids)
 
-    def render(self, template: str, give_facts: Sequence[str] = ()) -> str:
+    def render(self, template: str, give_facts: Sequence[str] = (), offer: str = "") -> str:
         """Fill a line's placeholders: ``{fact_id}`` with the fact's value, ``{fact}`` with
-        the statements of ``give_facts``; whitespace collapsed."""
+        the statements of ``give_facts``, ``{offer}`` with how the customer says the offer in
+        play back; whitespace collapsed."""
         values = {f.id: f.value for f in self.scenario.facts}
         values["fact"] = self.statements(give_facts)
+        values["offer"] = offer
         return " ".join(template.format(**values).split())
 
-    @property
+    def said_as(self, resolution_id: str | None) -> str:
+        """How the customer says a resolution back (for {offer})."""
+        for res in [*self.scenario.acceptable_resolutions, *self.scenario.unacceptable_resolutions]:
+            if res.id == resolution_id:
+                return res.said_as or res.description.rstrip(".").lower()
+        return ""
+
+    @cached_property
     def content_hash(self) -> str:
         """Short hash of the persona's content: sessions record which version they ran."""
         blob = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:12]
+
+
+def card_items(policy_card: str) -> dict[int, str]:
+    """The numbered items of a policy card (``1. ...``), continuation lines joined; a card
+    without numbers counts each non-empty line as an item."""
+    items: dict[int, str] = {}
+    current: int | None = None
+    lines = [line.strip() for line in policy_card.splitlines() if line.strip()]
+    for line in lines:
+        head, _, rest = line.partition(".")
+        if head.isdigit() and rest.startswith(" "):
+            current = int(head)
+            items[current] = rest.strip()
+        elif current is not None:
+            items[current] += " " + line
+    if not items:
+        items = {n: line for n, line in enumerate(lines, start=1)}
+    return items
 
 
 def placeholders(template: str) -> list[str]:

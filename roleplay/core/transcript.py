@@ -18,9 +18,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from roleplay.core.acts import Act
 from roleplay.core.director import Outcome
-from roleplay.core.persona import Move
+from roleplay.core.persona import Act, Move
 from roleplay.core.validation import display_path, pydantic_problems
 from roleplay.errors import InputError
 
@@ -66,6 +65,7 @@ class Turn(_Lenient):
     mood: int | None = Field(None, description="Customer mood after this turn.")
     move: Move | None = Field(None, description="Customer turns: the move voiced.")
     released: list[str] = Field(default_factory=list, description="Hidden facts released.")
+    offer: str | None = Field(None, description="Customer turns: the resolution in play.")
     reasons: list[str] = Field(default_factory=list, description="Why the customer reacted.")
     source: Literal["scripted", "llm", "fallback"] | None = Field(
         None, description="Customer turns: who wrote the words."

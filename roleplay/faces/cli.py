@@ -389,11 +389,22 @@ def grade(
     default=None,
     help="Use at most N rows per corpus and part (the LLM judge defaults to 200).",
 )
-def calibrate(data: Path, as_json: bool, sample: int | None) -> None:
+@click.option(
+    "--transcripts",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Instead: grade a folder of labelled transcripts (with labels.json) and compare "
+    "verdicts and scores with the labels.",
+)
+def calibrate(data: Path, as_json: bool, sample: int | None, transcripts: Path | None) -> None:
     """Measure the grader's judgements against human-labelled data."""
-    from grading.calibration import render_markdown
+    from grading.calibration import render_markdown, render_transcripts
 
     services = _services()
+    if transcripts is not None:
+        figures = services.grading.calibrate_transcripts(transcripts)
+        click.echo(json.dumps(figures, indent=2) if as_json else render_transcripts(figures))
+        return
     report = services.grading.calibrate(data, sample)
     click.echo(json.dumps(report, indent=2) if as_json else render_markdown(report))
 

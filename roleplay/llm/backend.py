@@ -29,7 +29,12 @@ from roleplay.config import Settings, StructuredMethod
 from roleplay.errors import BackendError, ConfigError
 from roleplay.llm.tokens import count_messages, count_text
 
-Role = Literal["persona", "grader"]
+Role = Literal["persona", "grader", "reader"]
+_MODEL_SETTING = {
+    "persona": ("persona_model", "ROLEPLAY_PERSONA_MODEL"),
+    "grader": ("grader_model", "ROLEPLAY_GRADER_MODEL"),
+    "reader": ("reader_model", "ROLEPLAY_READER_MODEL"),
+}
 T = TypeVar("T", bound=BaseModel)
 
 
@@ -62,11 +67,11 @@ class Structured(Generic[T]):
 
 
 def model_name(settings: Settings, role: Role) -> str:
-    name = settings.persona_model if role == "persona" else settings.grader_model
+    field, var = _MODEL_SETTING[role]
+    name = getattr(settings, field)
     if not name:
-        var = "ROLEPLAY_PERSONA_MODEL" if role == "persona" else "ROLEPLAY_GRADER_MODEL"
         raise ConfigError(f"no model configured for the {role}", hint=f"set {var}")
-    return name
+    return str(name)
 
 
 #: Errors from the client stack that mean "the backend failed", including a dropped stream.

@@ -25,6 +25,7 @@ from roleplay.errors import InvalidValue, RoleplayError
 from roleplay.services.catalog import Catalog
 from roleplay.services.grading import GradingService
 from roleplay.storage.store import InviteInfo, SessionInfo, Store
+from roleplay.understanding import reader_for
 
 #: The longest message a candidate may send (a chat message, not a document).
 MAX_MESSAGE_CHARS = 2000
@@ -52,7 +53,8 @@ class CandidateService:
         self.settings = settings
         self.library = library
         self.catalog = Catalog(store, library)
-        self.grading = GradingService(settings, self.catalog)
+        self.reader = reader_for(settings)
+        self.grading = GradingService(settings, self.catalog, self.reader)
         self._live: dict[int, Conversation] = {}
         self._locks: dict[int, threading.Lock] = {}
         self._guard = threading.Lock()
@@ -143,7 +145,9 @@ class CandidateService:
             seed=seed,
             source=source,
         )
-        convo = Conversation(persona, actor, seed=seed, on_turn=self._sink(info.id))
+        convo = Conversation(
+            persona, actor, seed=seed, on_turn=self._sink(info.id), reader=self.reader
+        )
         with self._lock(info.id):
             self._live[info.id] = convo
             # A backend failure propagates: the session exists and retry() voices the opening.
@@ -171,6 +175,7 @@ class CandidateService:
                 seed=info.seed,
                 started_at=info.started_at,
                 on_turn=self._sink(info.id),
+                reader=self.reader,
             )
             self._live[info.id] = convo
         return convo

@@ -18,12 +18,14 @@ from roleplay.config import Settings
 from roleplay.core.transcript import Transcript, read_transcript
 from roleplay.errors import InputError, NotFound
 from roleplay.services.catalog import Catalog
+from roleplay.understanding import Reader, reader_for
 
 
 class GradingService:
-    def __init__(self, settings: Settings, catalog: Catalog) -> None:
+    def __init__(self, settings: Settings, catalog: Catalog, reader: Reader | None = None) -> None:
         self.settings = settings
         self.catalog = catalog
+        self.reader = reader or reader_for(settings)
 
     @cached_property
     def judge(self) -> Judge | None:
@@ -50,6 +52,7 @@ class GradingService:
             judge=self.judge,
             samples=self.settings.judge_samples,
             prices=self.settings.prices,
+            reader=self.reader,
         )
 
     def read(self, path: Path) -> Transcript:
@@ -62,3 +65,9 @@ class GradingService:
         from grading.calibration import calibrate
 
         return calibrate(data, self.settings, sample=sample)
+
+    def calibrate_transcripts(self, folder: Path, rubric_id: str = "default") -> dict[str, Any]:
+        """Verdicts and scores against a folder of human-labelled transcripts."""
+        from grading.calibration import transcript_figures
+
+        return transcript_figures(folder, lambda t: self.grade_transcript(t, rubric_id))

@@ -14,14 +14,20 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from grading.report import CriterionScore, GradeReport, overall_score, to_html
+from grading.report import CriterionScore, GradeReport, settle, to_html
 from grading.rubric import get_rubric
 from roleplay.errors import InputError, NotFound
 from roleplay.services.catalog import Catalog
 from roleplay.storage.store import SessionInfo, Store
 
 SortKey = Literal["date", "candidate", "persona", "overall", "outcome"]
-FLAG_FILTERS = ("policy_violation", "injection_attempt", "unstable_score", "closed_unresolved")
+FLAG_FILTERS = (
+    "needs_review",
+    "policy_violation",
+    "injection_attempt",
+    "unstable_score",
+    "closed_unresolved",
+)
 
 
 #: The columns of a session row, in the dashboard table and in exports.
@@ -35,9 +41,10 @@ COLUMNS = [
     "status",
     "outcome",
     "overall",
-    "passed",
+    "result",
     "flags",
 ]
+RESULT_WORDS = {"pass": "pass", "fail": "fail", "needs_review": "needs review"}
 
 
 @dataclass(frozen=True)
@@ -53,6 +60,7 @@ class SessionRow:
     overall: float | None
     passed: bool | None
     flags: list[str] = field(default_factory=list)
+    verdict: str | None = None
 
     def cells(self, flag_separator: str = ", ") -> list[Any]:
         """The row's values in :data:`COLUMNS` order, blanks for what is not graded yet."""
@@ -66,7 +74,7 @@ class SessionRow:
             self.status,
             self.outcome,
             "" if self.overall is None else self.overall,
-            "" if self.passed is None else self.passed,
+            RESULT_WORDS.get(self.verdict or "", ""),
             flag_separator.join(self.flags),
         ]
 
@@ -126,9 +134,7 @@ class ReviewService:
                 c.rationale = (
                     f"{c.rationale} [overridden to {o.new_score} by {o.by_user}: {o.note}]"
                 )
-            report.overall = overall_score(report.criteria)
-            blocked = any(f.blocker for f in report.flags)
-            report.passed = report.overall >= report.pass_mark and not blocked
+            settle(report, {o.criterion: o.new_score for o in overrides})
         return report
 
     def override(
@@ -218,6 +224,7 @@ class ReviewService:
             outcome=s.outcome or "",
             overall=report.overall if report else None,
             passed=report.passed if report else None,
+            verdict=report.verdict if report else None,
             flags=sorted({f.kind for f in report.flags}) if report else [],
         )
 
@@ -272,7 +279,7 @@ class ReviewService:
         for c in first.criteria:
             body.append([c.name, *[_score(r.score(c.criterion)) if r else "" for _, r in reports]])
         body.append(["overall", *[r.overall if r else "" for _, r in reports]])
-        body.append(["passed", *[("yes" if r.passed else "no") if r else "" for _, r in reports]])
+        body.append(["result", *[RESULT_WORDS[r.verdict] if r else "" for _, r in reports]])
         return headers, body
 
     # ------------------------------------------------------------------ exports

@@ -19,6 +19,7 @@ from roleplay.core.validation import parse_yaml_mapping, pydantic_problems
 from roleplay.errors import InputError, InvalidValue, Problem, ValidationFailed
 from roleplay.services.catalog import Catalog
 from roleplay.storage.store import Store, VersionInfo
+from roleplay.understanding import reader_for
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,7 @@ class StudioService:
             actor = make_actor(persona, self.settings, seed=seed)
         else:
             actor = ScriptedActor(persona, seed)
-        convo = Conversation(persona, actor, seed=seed)
+        convo = Conversation(persona, actor, seed=seed, reader=reader_for(self.settings))
         convo.start()
         return TestDrive(convo)
 

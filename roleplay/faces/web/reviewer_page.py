@@ -73,7 +73,9 @@ def session_view(review: ReviewService, session_id: int) -> str:
     if report is None:
         parts.append("<p>Not graded yet.</p>")
         return "".join(parts)
-    verdict = "passed" if report.passed else "not passed"
+    verdict = {"pass": "passed", "fail": "not passed", "needs_review": "needs review"}[
+        report.verdict
+    ]
     parts.append(
         f'<h3 id="overall">Overall {report.overall:.1f}/100, {verdict} '
         f"(pass mark {report.pass_mark:.0f})</h3><table><tr><th>Criterion</th>"
