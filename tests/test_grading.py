@@ -15,9 +15,11 @@ from grading.grader import grade
 from grading.report import GradeReport, to_html, to_markdown
 from grading.rubric import BUILTIN_DIR, Rubric, get_rubric, load_rubrics
 from roleplay.core.library import PersonaLibrary
+from roleplay.core.persona import ActKind
 from roleplay.core.transcript import parse_transcript, read_transcript
 from roleplay.errors import ValidationFailed
 from roleplay.faces.cli import main
+from tests.readers import Doubt
 
 HERE = EXAMPLES_DIR
 NAMES = [
@@ -328,7 +330,7 @@ def test_tone_read_with_too_little_confidence_is_reported_not_counted(
     """A reply that may be blaming (read, but not with confidence) is named in the calmness
     rationale instead of silently costing or passing; a clearly hostile one costs calmness."""
 
-    def transcript(reply: str) -> GradeReport:
+    def transcript(reply: str, reader: Doubt | None = None) -> GradeReport:
         data = {
             "persona": "damaged-laptop",
             "turns": [
@@ -339,11 +341,15 @@ def test_tone_read_with_too_little_confidence_is_reported_not_counted(
                 {"speaker": "candidate", "text": reply},
             ],
         }
-        return grade(parse_transcript(data, "t"), library.get("damaged-laptop"), rubric)
+        persona = library.get("damaged-laptop")
+        return grade(parse_transcript(data, "t"), persona, rubric, reader=reader)
 
-    unsure = transcript("Why would you even buy that model? What did you expect?")
+    curt = "Why would you even buy that model? What did you expect?"
+    unsure = transcript(curt, Doubt(curt, act=ActKind.blame))
     civil = transcript("Could you tell me a bit more about what happened?")
     hostile = transcript("Calm down. You probably dropped it.")
+    assert unsure.score("calmness").score == 5  # not counted ...
+    # ... but said
     assert "uncertain reading of tone at turn(s) 1" in unsure.score("calmness").rationale
     assert civil.score("calmness").score == 5
     assert "uncertain" not in civil.score("calmness").rationale

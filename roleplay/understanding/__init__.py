@@ -15,7 +15,7 @@ customer message into a :class:`CustomerReading` (its move). Two readers keep on
 from __future__ import annotations
 
 import threading
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from roleplay.config import Settings
 from roleplay.core.persona import Persona
@@ -48,11 +48,14 @@ class Reader(Protocol):
     def read_customer(self, text: str) -> CustomerReading: ...
 
 
-_local: Reader | None = None
+if TYPE_CHECKING:
+    from roleplay.understanding.local import LocalReader
+
+_local: LocalReader | None = None
 _lock = threading.Lock()
 
 
-def local_reader() -> Reader:
+def local_reader() -> LocalReader:
     """The offline reader (its models are loaded once per process)."""
     global _local
     if _local is None:

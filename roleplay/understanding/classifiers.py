@@ -6,10 +6,12 @@ needs numpy: a dot product with the embedding, a gather over the hashed wording,
 
 from __future__ import annotations
 
+import json
 import threading
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -73,6 +75,12 @@ class Heads:
     def items(cls) -> dict[str, tuple[float, float, float]]:
         """Per item kind, the (support, margin, bias) weights of the item matcher."""
         return cls._all()[1]
+
+    @classmethod
+    def report(cls) -> dict[str, Any]:
+        """What the fitting recorded: sources, split and held-out figures."""
+        data: dict[str, Any] = json.loads((model_dir() / "classifiers.json").read_text("utf-8"))
+        return data
 
 
 def _load(path: Path) -> tuple[dict[str, Head], dict[str, tuple[float, float, float]]]:

@@ -96,6 +96,8 @@ SEED = 20261201
 #: Candidate acts whose uncertain readings are decisive (reported, never acted on).
 PRECISION_FOR_CERTAIN = 0.9
 RECALL_FOR_ABSENT = 0.95
+#: The share of courteous sentences a hostile act may be read in (out of fold, half 0).
+NEUTRAL_FP_BUDGET = 0.02
 
 
 def half(text: str) -> int:
@@ -267,6 +269,23 @@ def fit_head(
             [e.origin not in EXTERNAL for e, t in zip(examples, take, strict=True) if t]
         )
         thresholds[k] = _thresholds(prob[written], ys[written])
+        if label in HOSTILE:
+            # Most of what an agent writes is courteous: calling 1 in 10 courteous sentences
+            # rude would flood reviewers. Read a hostile act only above what all but
+            # NEUTRAL_FP_BUDGET of the written courteous sentences score (out of fold): the
+            # neutral sets and the most polite requests, not SGD's formulaic turns.
+            courteous = np.array(
+                [
+                    e.origin in {"set", "politeness"} and not e.labels and e.not_labels >= HOSTILE
+                    for e, t in zip(examples, take, strict=True)
+                    if t
+                ]
+            ) & (ys == 0)
+            if courteous.any():
+                floor = float(np.quantile(prob[courteous], 1 - NEUTRAL_FP_BUDGET))
+                absent, decide, certain = thresholds[k]
+                decide = max(decide, floor)
+                thresholds[k] = (min(absent, decide), decide, max(certain, decide))
         model.fit(xs, ys, sample_weight=ws)
         coef[k] = model.coef_[0]
         bias[k] = model.intercept_[0]
@@ -507,6 +526,9 @@ def fit_topics(data: dict[str, tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarr
 def main(argv: Iterable[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data", type=Path, default=Path("../shared/data"))
+    parser.add_argument(
+        "--out", type=Path, default=MODEL, help="Folder for classifiers.npz and .json."
+    )
     args = parser.parse_args(list(argv) if argv is not None else None)
     sgd = args.data / "sgd_acts" / "sgd_acts.tsv.gz"
     polite = args.data / "politeness_wikipedia.csv"
@@ -590,8 +612,9 @@ def main(argv: Iterable[str] | None = None) -> None:
         arrays[f"{kind}.labels"] = np.array(head["labels"])
     arrays["items.coef"] = item_coef
     arrays["wording.idf"] = idf.astype(np.float16)
-    np.savez_compressed(OUT, allow_pickle=False, **arrays)
-    REPORT.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    args.out.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(args.out / OUT.name, allow_pickle=False, **arrays)
+    (args.out / REPORT.name).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(report, indent=2))
 
 

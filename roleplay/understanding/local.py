@@ -195,6 +195,13 @@ class LocalReader:
                     add(ActKind.reflect, quote, 1.0, fact.id, source="value")
         return CandidateReading(acts=_dedupe(acts), rules=rules, reader=self.name)
 
+    def act_scores(self, text: str) -> dict[str, float]:
+        """Each act's strongest probability over the sentences of ``text`` (for calibration
+        against corpora rated by people)."""
+        parts = sentences(text)
+        probs = self._act_probabilities(parts, featurize_cached(parts))
+        return {label: float(probs[:, k].max()) for k, label in enumerate(self.acts.labels)}
+
     def _act_probabilities(self, parts: list[str], feats: Features) -> np.ndarray:
         """Each act's probability per sentence: the most the sentence or one of its clauses
         shows it. A long sentence that greets, apologises and restates the problem reads as

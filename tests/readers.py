@@ -1,0 +1,47 @@
+"""A reader for tests: the local reader, with one message also read a given, uncertain way.
+
+Grading logic (what an uncertain reading does to a score or a verdict) is tested with it, so
+the tests do not hang on where the shipped model's probabilities happen to fall."""
+
+from __future__ import annotations
+
+from roleplay.core.persona import ActKind, Persona
+from roleplay.understanding import Context, local_reader
+from roleplay.understanding.readings import (
+    ActReading,
+    CandidateReading,
+    CustomerReading,
+    RuleReading,
+)
+
+
+class Doubt:
+    """Reads ``text`` as also doing ``act`` (or breaking ``rule``) with confidence 0.6, not
+    certain; every other message as the local reader does."""
+
+    def __init__(self, text: str, *, act: ActKind | None = None, rule: str | None = None) -> None:
+        self.base = local_reader()
+        self.name = self.base.name
+        self.text, self.act, self.rule = text, act, rule
+
+    def read_candidate(
+        self, text: str, persona: Persona, context: Context | None = None
+    ) -> CandidateReading:
+        reading = self.base.read_candidate(text, persona, context)
+        if text != self.text:
+            return reading
+        update: dict[str, object] = {}
+        if self.act is not None:
+            doubt = ActReading(
+                kind=self.act, quote=text, confidence=0.6, present=True, certain=False
+            )
+            update["acts"] = [*(a for a in reading.acts if a.kind != self.act), doubt]
+        if self.rule is not None:
+            breach = RuleReading(
+                rule=self.rule, status="breach", quote=text, confidence=0.6, certain=False
+            )
+            update["rules"] = [*reading.rules, breach]
+        return reading.model_copy(update=update)
+
+    def read_customer(self, text: str) -> CustomerReading:
+        return self.base.read_customer(text)
