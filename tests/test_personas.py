@@ -41,9 +41,29 @@ def validate(*paths: Path) -> tuple[int, list[str]]:
 
 
 def test_every_builtin_persona_validates() -> None:
-    code, lines = validate(builtin_dir())
-    assert code == 0, lines
-    assert lines[-1].startswith("ok: ")
+    result = CliRunner().invoke(main, ["personas", "validate", str(builtin_dir())])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[-1].startswith("ok: ")
+
+
+def test_validate_warns_where_the_reader_would_miss_candidates(tmp_path: Path) -> None:
+    data = laptop_data()
+    rule = data["policy_rules"][0]
+    rule["examples"] = []
+    photos = next(f for f in data["scenario"]["facts"] if f["id"] == "photos")
+    photos["near_misses"] = ["Could you send me a photo of the damage?"]
+    path = write(tmp_path, "p.yaml", data)
+    result = CliRunner().invoke(main, ["personas", "validate", str(path)])
+    assert result.exit_code == 0  # warnings do not fail validation
+    warnings = result.stderr.splitlines()
+    assert f"{path}:policy_rules[0].examples: warning: no examples" in "\n".join(warnings)
+    index = data["scenario"]["facts"].index(photos)
+    assert any(
+        w.startswith(f"{path}:scenario.facts[{index}].near_misses[0]: warning: the reader takes")
+        for w in warnings
+    ), warnings
+    quiet = CliRunner().invoke(main, ["personas", "validate", "--no-examples", str(path)])
+    assert quiet.exit_code == 0 and "warning" not in quiet.output
 
 
 def test_library_spans_industries_difficulties_and_languages(library: PersonaLibrary) -> None:

@@ -46,6 +46,23 @@ def test_editor_messages_are_the_validators_messages(studio: StudioService, tmp_
     assert syntax.problems[0].startswith("persona.yaml:line ")
 
 
+def test_the_editor_shows_the_same_example_warnings_as_the_validator(
+    studio: StudioService, tmp_path: Path
+) -> None:
+    data = yaml.safe_load(LAPTOP)
+    data["policy_rules"][0]["examples"] = []
+    text = yaml.safe_dump(data, sort_keys=False)
+    path = tmp_path / "persona.yaml"
+    path.write_text(text, encoding="utf-8")
+    cli = CliRunner().invoke(main, ["personas", "validate", str(path)])
+    _, checked = studio.check_persona(text, file=str(path), examples=True)
+    assert checked.ok and checked.warnings
+    assert checked.warnings == [ln for ln in cli.stderr.splitlines() if ": warning: " in ln]
+    assert any("policy_rules[0].examples: warning: no examples" in w for w in checked.warnings)
+    _, quick = studio.check_persona(text)  # per keystroke: validation only
+    assert quick.ok and quick.warnings == []
+
+
 def test_saving_makes_versions_and_older_ones_stay_readable(studio: StudioService) -> None:
     with pytest.raises(ValidationFailed):
         studio.save_persona(LAPTOP.replace("difficulty: 3", "difficulty: 0"), "tess")

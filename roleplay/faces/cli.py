@@ -99,13 +99,28 @@ def personas_list() -> None:
 
 @personas.command("validate")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-def personas_validate(paths: tuple[Path, ...]) -> None:
-    """Validate persona files or folders (default: the library). Exit 1 on any problem."""
+@click.option(
+    "--examples/--no-examples",
+    default=True,
+    show_default=True,
+    help="Also check that the reader recognises each persona's examples (warnings only).",
+)
+def personas_validate(paths: tuple[Path, ...], examples: bool) -> None:
+    """Validate persona files or folders (default: the library). Exit 1 on any problem.
+
+    Then, for valid personas, warn (on stderr, exit 0) where the reader does not recognise
+    the examples of a hidden fact, a resolution or a rule when each is left out in turn, or
+    takes a near miss for the item."""
     targets = list(paths) or PersonaService.library_paths(_settings())
     result = PersonaService.validate(targets)
     if result.problems:
         raise ValidationFailed(result.problems)
     click.echo(f"ok: {len(result.personas)} persona(s) in {result.files} file(s) are valid")
+    if examples:
+        warnings = PersonaService.example_warnings(result)
+        for line in warnings:
+            click.echo(line, err=True)
+        click.echo(f"{len(warnings)} example warning(s)", err=True)
 
 
 @personas.command("schema")
@@ -117,7 +132,8 @@ def personas_schema() -> None:
 @personas.command("show")
 @click.argument("persona_id")
 def personas_show(persona_id: str) -> None:
-    """Print what the candidate sees for a persona: briefing and policy card."""
+    """Print what the candidate sees for a persona: briefing, policy card and the customer's
+    opening lines as rendered."""
     services = _services()
     p = services.personas.get(persona_id)
     services.close()
@@ -125,6 +141,9 @@ def personas_show(persona_id: str) -> None:
     click.echo(f"Company: {p.briefing.company} ({p.briefing.channel})\n")
     click.echo(p.briefing.candidate_brief + "\n")
     click.echo("Policy card:\n" + p.briefing.policy_card)
+    click.echo("The customer opens with one of:")
+    for line in p.lines.opening:
+        click.echo(f"  {p.render(line)}")
 
 
 @personas.command("import-tau2")
@@ -224,6 +243,9 @@ def chat(persona_id: str, seed: int, candidate: str | None, annotate: bool) -> N
     click.echo(f"{p.briefing.company} · {p.briefing.channel} · {p.name}\n")
     click.echo(p.briefing.candidate_brief + "\n")
     click.echo("Policy card:\n" + p.briefing.policy_card)
+    click.echo("The customer opens with one of:")
+    for line in p.lines.opening:
+        click.echo(f"  {p.render(line)}")
     click.echo("Type your replies. /end ends the conversation.\n")
     try:
         click.echo(_render_turn(session.start(seed, "cli-chat"), annotate=False))

@@ -36,6 +36,18 @@ class PersonaService:
         return check_paths(paths)
 
     @staticmethod
+    def example_warnings(result: CheckResult) -> list[str]:
+        """For each valid persona, what the reader does not recognise among its examples."""
+        from roleplay.core.validation import display_path
+        from roleplay.understanding.check import example_warnings
+
+        return [
+            line
+            for persona, path in result.personas.values()
+            for line in example_warnings(persona, display_path(path))
+        ]
+
+    @staticmethod
     def schema() -> dict[str, Any]:
         return Persona.model_json_schema()
 

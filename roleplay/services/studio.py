@@ -4,7 +4,7 @@ rubrics. Validation gives exactly the messages of ``roleplay personas validate``
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
@@ -20,6 +20,7 @@ from roleplay.errors import InputError, InvalidValue, Problem, ValidationFailed
 from roleplay.services.catalog import Catalog
 from roleplay.storage.store import Store, VersionInfo
 from roleplay.understanding import reader_for
+from roleplay.understanding.check import example_warnings
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,8 @@ class Checked:
 
     ok: bool
     problems: list[str]
+    #: What the reader does not recognise among the persona's examples (saving still works).
+    warnings: list[str] = field(default_factory=list)
 
 
 class TestDrive:
@@ -72,10 +75,13 @@ class StudioService:
         return check_persona_data(file, data)
 
     def check_persona(
-        self, text: str, file: str = "persona.yaml"
+        self, text: str, file: str = "persona.yaml", *, examples: bool = False
     ) -> tuple[Persona | None, Checked]:
+        """Validate editor text; with ``examples``, also check that the reader recognises
+        the persona's examples (half a second or so: on load and save, not per keystroke)."""
         persona, problems = self._validate_persona(text, file)
-        return persona, Checked(persona is not None, [str(p) for p in problems])
+        warnings = example_warnings(persona, file) if persona is not None and examples else []
+        return persona, Checked(persona is not None, [str(p) for p in problems], warnings)
 
     def save_persona(self, text: str, user: str) -> tuple[Persona, int]:
         """Validate and store a new version; raises ValidationFailed with the problems."""

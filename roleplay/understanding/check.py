@@ -17,13 +17,18 @@ from roleplay.core.persona import ActKind, Persona
 from roleplay.understanding import Context, Reader, local_reader
 
 Finding = Literal["no_examples", "not_recognised", "near_miss_taken"]
+#: An item whose examples the reader recognises less often than this (left out in turn) is
+#: named: the reader will miss candidates who phrase it in other words.
+RECALL_WARN = 0.5
 
 
 @dataclass(frozen=True)
 class ExampleWarning:
-    field: str  # where in the persona, e.g. scenario.facts[6].examples[2]
+    field: str  # where in the persona, e.g. scenario.facts[6].examples
     finding: Finding
-    text: str
+    text: str = ""
+    recognised: int = 0
+    total: int = 0
 
     def message(self) -> str:
         if self.finding == "no_examples":
@@ -33,8 +38,9 @@ class ExampleWarning:
             )
         if self.finding == "not_recognised":
             return (
-                f"warning: the reader does not recognise this example ({self.text[:60]!r}); "
-                "add more varied examples like it"
+                f"warning: the reader recognises only {self.recognised} of {self.total} "
+                f"examples when each is left out (e.g. {self.text[:60]!r}); add more varied "
+                "phrasings"
             )
         return (
             f"warning: the reader takes this near miss for the item ({self.text[:60]!r}); "
@@ -52,6 +58,8 @@ def _without(persona: Persona, path: tuple[str, int, str, int]) -> Persona:
 
 
 def check_examples(persona: Persona, reader: Reader | None = None) -> list[ExampleWarning]:
+    """Warnings for the items a candidate must be understood on: hidden facts (asked for to
+    be released), resolutions and policy rules. Free facts are said by the customer anyway."""
     reader = reader or local_reader()
     out: list[ExampleWarning] = []
     sc = persona.scenario
@@ -64,40 +72,64 @@ def check_examples(persona: Persona, reader: Reader | None = None) -> list[Examp
         wanted = (
             {ActKind.ask_fact, ActKind.reask_fact}
             if kind == "fact"
-            else {
-                ActKind.offer,
-                ActKind.bad_offer,
-            }
+            else {ActKind.offer, ActKind.bad_offer}
         )
         return any(a.kind in wanted and a.detail == item_id for a in reading.acts)
 
-    groups: list[tuple[str, str, list[tuple[str, list[str], list[str]]]]] = [
-        ("facts", "fact", [(f.id, f.examples, f.near_misses) for f in sc.facts]),
+    hidden = [(i, f) for i, f in enumerate(sc.facts) if f.reveal == "on_ask"]
+    groups: list[tuple[str, str, list[tuple[int, str, list[str], list[str]]]]] = [
+        ("facts", "fact", [(i, f.id, f.examples, f.near_misses) for i, f in hidden]),
         (
             "acceptable_resolutions",
             "resolution",
-            [(r.id, r.examples, r.near_misses) for r in sc.acceptable_resolutions],
+            [(i, r.id, r.examples, r.near_misses) for i, r in enumerate(sc.acceptable_resolutions)],
         ),
         (
             "unacceptable_resolutions",
             "resolution",
-            [(r.id, r.examples, r.near_misses) for r in sc.unacceptable_resolutions],
+            [
+                (i, r.id, r.examples, r.near_misses)
+                for i, r in enumerate(sc.unacceptable_resolutions)
+            ],
         ),
-        ("policy_rules", "rule", [(r.id, r.examples, r.near_misses) for r in persona.policy_rules]),
+        (
+            "policy_rules",
+            "rule",
+            [(i, r.id, r.examples, r.near_misses) for i, r in enumerate(persona.policy_rules)],
+        ),
     ]
     for group, kind, items in groups:
         base = f"scenario.{group}" if group != "policy_rules" else group
-        for i, (item_id, examples, near_misses) in enumerate(items):
+        for i, item_id, examples, near_misses in items:
             if not examples:
-                out.append(ExampleWarning(f"{base}[{i}].examples", "no_examples", ""))
+                out.append(ExampleWarning(f"{base}[{i}].examples", "no_examples"))
                 continue
-            for j, text in enumerate(examples):
-                who = _without(persona, (group, i, "examples", j)) if len(examples) > 1 else persona
-                if not found(text, who, kind, item_id):
-                    out.append(ExampleWarning(f"{base}[{i}].examples[{j}]", "not_recognised", text))
+            missed = [
+                text
+                for j, text in enumerate(examples)
+                if not found(
+                    text,
+                    _without(persona, (group, i, "examples", j)) if len(examples) > 1 else persona,
+                    kind,
+                    item_id,
+                )
+            ]
+            hits = len(examples) - len(missed)
+            if missed and hits / len(examples) < RECALL_WARN:
+                out.append(
+                    ExampleWarning(
+                        f"{base}[{i}].examples", "not_recognised", missed[0], hits, len(examples)
+                    )
+                )
             for j, text in enumerate(near_misses):
                 if found(text, persona, kind, item_id):
                     out.append(
                         ExampleWarning(f"{base}[{i}].near_misses[{j}]", "near_miss_taken", text)
                     )
     return out
+
+
+def example_warnings(persona: Persona, file: str | None = None) -> list[str]:
+    """The warnings as ``FILE:FIELD: warning: ...`` lines (FILE left out when not given)."""
+    where = f"{file}:" if file else ""
+    return [f"{where}{w.field}: {w.message()}" for w in check_examples(persona)]

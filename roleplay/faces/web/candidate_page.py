@@ -63,7 +63,11 @@ def _plain(text: str) -> str:
 
 def _report_html(report: dict[str, Any]) -> str:
     e = html.escape
-    verdict = "passed" if report.get("passed") else "did not pass"
+    verdict = {
+        "pass": "passed",
+        "fail": "did not pass",
+        "needs_review": "one point needs a person's judgement, see the notes",
+    }.get(str(report.get("verdict")), "passed" if report.get("passed") else "did not pass")
     items = []
     for c in report.get("criteria", []):
         score = f"{c['score']}/5" if c.get("score") is not None else "n/a"

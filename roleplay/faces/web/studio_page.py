@@ -22,6 +22,13 @@ TRACE_COLUMNS = ["turn", "speaker", "mood", "move", "acts", "released"]
 
 def _problems_markdown(checked: Checked) -> str:
     if checked.ok:
+        if checked.warnings:
+            return (
+                "<p>✅ Valid. <b>The reader may miss candidates here</b> (saving still works):"
+                "</p><ul>"
+                + "".join(f"<li><code>{html.escape(w)}</code></li>" for w in checked.warnings)
+                + "</ul>"
+            )
         return "<p>✅ Valid.</p>"
     return (
         "<p><b>Fix these before saving:</b></p><ul>"
@@ -137,7 +144,7 @@ def build(studio: StudioService, accounts: AccountService) -> gr.Blocks:
                 raise gr.Error("Choose a persona.")
             number = None if version == LATEST else int(version.split(" ")[0][1:])
             text = studio.persona_yaml(persona_id, number)
-            _, checked = studio.check_persona(text)
+            _, checked = studio.check_persona(text, examples=True)
             return (
                 text,
                 _problems_markdown(checked),
@@ -156,7 +163,7 @@ def build(studio: StudioService, accounts: AccountService) -> gr.Blocks:
             if not persona_id:
                 raise gr.Error("Choose the persona to duplicate.")
             text = studio.duplicate(persona_id, new_id.strip())
-            _, checked = studio.check_persona(text)
+            _, checked = studio.check_persona(text, examples=True)
             return text, _problems_markdown(checked)
 
         p_dup.click(on_duplicate, inputs=[p_pick, p_new_id], outputs=[p_editor, p_problems])
@@ -176,7 +183,7 @@ def build(studio: StudioService, accounts: AccountService) -> gr.Blocks:
             ids = studio.catalog.persona_ids()
             return (
                 f"<p>Saved <b>{html.escape(persona.id)}</b> as version {version}.</p>",
-                _problems_markdown(Checked(True, [])),
+                _problems_markdown(studio.check_persona(text or "", examples=True)[1]),
                 gr.update(choices=ids, value=persona.id),
                 gr.update(choices=versions_choices(persona.id), value=LATEST),
             )
