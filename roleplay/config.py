@@ -66,6 +66,20 @@ class Settings(BaseModel):
         default_factory=lambda: dict(DEFAULT_PRICES),
         description="USD per million tokens (input, output) by model name.",
     )
+    queue_url: str | None = Field(
+        None,
+        description="Grading job queue: unset = a SQLite queue file in ROLEPLAY_HOME (one "
+        "machine); redis://host:6379/0 for several replicas. ROLEPLAY_QUEUE_URL.",
+    )
+    grading_workers: int = Field(
+        2,
+        ge=0,
+        description="Grading worker threads inside `roleplay serve`; 0 = none (run "
+        "`roleplay worker` beside it). ROLEPLAY_GRADING_WORKERS.",
+    )
+    grading_retries: int = Field(
+        3, ge=0, description="Retries of a grade after a backend error. ROLEPLAY_GRADING_RETRIES."
+    )
     database_url: str | None = Field(
         None, description="SQLAlchemy URL; default SQLite in ROLEPLAY_HOME."
     )
@@ -122,6 +136,7 @@ class Settings(BaseModel):
             "reader_model": get("ROLEPLAY_READER_MODEL"),
             "database_url": get("ROLEPLAY_DATABASE_URL"),
             "public_url": get("ROLEPLAY_PUBLIC_URL"),
+            "queue_url": get("ROLEPLAY_QUEUE_URL"),
         }
         dirs = get("ROLEPLAY_PERSONAS_DIR")
         if dirs:
@@ -134,6 +149,8 @@ class Settings(BaseModel):
             ("ROLEPLAY_JUDGE_SAMPLES", "judge_samples"),
             ("ROLEPLAY_SECURE_COOKIES", "secure_cookies"),
             ("ROLEPLAY_RATE_LIMIT_STORAGE", "rate_limit_storage"),
+            ("ROLEPLAY_GRADING_WORKERS", "grading_workers"),
+            ("ROLEPLAY_GRADING_RETRIES", "grading_retries"),
         ]:
             value = get(var)
             if value is not None:

@@ -234,6 +234,32 @@ def test_restart_loses_nothing_and_the_conversation_carries_on(
     second.close()
 
 
+def test_a_candidate_alternating_between_two_replicas_loses_and_repeats_nothing(
+    store: Store, library: PersonaLibrary
+) -> None:
+    """Two app processes on one database, each message landing on the other one: each
+    rebuilds the conversation when the other wrote last."""
+    settings = Settings.from_env({"ROLEPLAY_HOME": "/tmp/x"})
+    replicas = [CandidateService(store, settings, library) for _ in range(2)]
+    token = store.create_invite("damaged-laptop", "practice")
+    info, _ = replicas[0].start(token)
+    for i, message in enumerate(scripts.GOOD):
+        if store.session(info.id).status == "ended":
+            break
+        talk(replicas[(i + 1) % 2], token, info.id, [message])
+    turns = store.turns(info.id)
+    said = [t.text for t in turns if t.speaker == "candidate"]
+    assert said == scripts.GOOD[: len(said)] and len(said) >= 4
+    assert [t.speaker for t in turns] == ["customer", "candidate"] * (len(turns) // 2) + (
+        ["customer"] if len(turns) % 2 else []
+    )
+    assert store.session(info.id).outcome == "resolved"
+    for svc in replicas:
+        svc.wait_for_grading()
+        svc.close()
+    assert store.grade(info.id)[0] == "done"  # type: ignore[index]
+
+
 def test_backend_failure_keeps_the_candidate_turn(store: Store, library: PersonaLibrary) -> None:
     with FakeChatServer() as server:
         settings = Settings.from_env(

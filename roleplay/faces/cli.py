@@ -396,6 +396,18 @@ def grade(
 
 
 @main.command()
+@click.option("--workers", type=int, default=2, show_default=True, help="Worker threads.")
+def worker(workers: int) -> None:
+    """Run grading workers on their own (scale-out; pair with ROLEPLAY_GRADING_WORKERS=0 on
+    the servers). Grades left pending are enqueued again on start. Stop with Ctrl-C."""
+    services = _services()
+    candidates = services.candidates
+    resumed = candidates.resume_grading()
+    click.echo(f"grading worker: {workers} thread(s); {resumed} pending grade(s) enqueued")
+    candidates.queue.run_forever(workers)
+
+
+@main.command()
 @click.option(
     "--data",
     "data",

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -24,6 +24,7 @@ from roleplay.core.transcript import Transcript, Turn
 from roleplay.errors import InvalidValue, RoleplayError
 from roleplay.services.catalog import Catalog
 from roleplay.services.grading import GradingService
+from roleplay.services.jobs import GradingQueue
 from roleplay.storage.store import InviteInfo, SessionInfo, Store
 from roleplay.understanding import reader_for
 
@@ -58,8 +59,14 @@ class CandidateService:
         self._live: dict[int, Conversation] = {}
         self._locks: dict[int, threading.Lock] = {}
         self._guard = threading.Lock()
-        self._grader = ThreadPoolExecutor(max_workers=2, thread_name_prefix="grader")
-        self._gradings: list[Future[None]] = []
+        self.queue = GradingQueue(
+            settings,
+            grade=self._grade,
+            is_pending=self._grade_is_pending,
+            fail=self.store.grade_failed,
+            scope=store.engine.url.render_as_string(hide_password=True),
+        )
+        self._enqueued: list[int] = []
 
     # ------------------------------------------------------------------ access
     def _invite(self, token: str | None) -> InviteInfo:
@@ -165,6 +172,9 @@ class CandidateService:
 
     def _conversation(self, invite: InviteInfo, info: SessionInfo) -> Conversation:
         convo = self._live.get(info.id)
+        if convo is not None and len(convo.transcript.turns) != self.store.turn_count(info.id):
+            # Another replica (or process) added turns since: rebuild from the database.
+            convo = None
         if convo is None:
             persona = self._persona(invite, info)
             actor = make_actor(persona, self.settings, seed=info.seed)
@@ -270,16 +280,32 @@ class CandidateService:
         )
         self._live.pop(session_id, None)
         self.store.grade_pending(session_id)
-        self._gradings.append(self._grader.submit(self.grade_now, session_id))
+        self.queue.start_workers()
+        self.queue.enqueue(session_id)
+        self._enqueued.append(session_id)
 
     # ------------------------------------------------------------------ grading
+    def _grade(self, session_id: int) -> None:
+        """Grade a finished session and store the report (a queue job; raises on failure)."""
+        report = self.grading.grade_transcript(self.store.transcript(session_id))
+        self.store.save_grade(session_id, report.model_dump(mode="json"))
+
+    def _grade_is_pending(self, session_id: int) -> bool:
+        state = self.store.grade(session_id)
+        return state is not None and state[0] == "pending"
+
     def grade_now(self, session_id: int) -> None:
-        """Grade a finished session and store the report (runs in the background)."""
+        """Grade a finished session here and now (a failure is recorded, never lost)."""
         try:
-            report = self.grading.grade_transcript(self.store.transcript(session_id))
-            self.store.save_grade(session_id, report.model_dump(mode="json"))
-        except Exception as exc:  # a failed grade is recorded, never lost
+            self._grade(session_id)
+        except Exception as exc:
             self.store.grade_failed(session_id, f"{type(exc).__name__}: {exc}")
+
+    def resume_grading(self) -> int:
+        """Enqueue every grade left pending (its job lost with a killed process)."""
+        pending = self.store.pending_grades()
+        self._enqueued += pending
+        return self.queue.resume(pending)
 
     def result(self, token: str | None, session_id: int) -> tuple[str, dict[str, object] | None]:
         """Grading status and, in practice mode only, the report."""
@@ -294,10 +320,20 @@ class CandidateService:
         return status, report
 
     def wait_for_grading(self, timeout: float = 30.0) -> None:
-        """Block until every grading submitted so far has finished (tests and shutdown)."""
-        pending, self._gradings = self._gradings, []
-        for future in pending:
-            future.result(timeout=timeout)
+        """Block until every grade this service enqueued is done or failed (tests, shutdown,
+        the CLI). Without workers in this process, another process must run them."""
+        if self._enqueued and self.settings.grading_workers > 0:
+            self.queue.start_workers()
+        deadline = time.monotonic() + timeout
+        waiting = list(self._enqueued)
+        while waiting:
+            waiting = [s for s in waiting if self._grade_is_pending(s)]
+            if not waiting:
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"grades still pending after {timeout:.0f} s: {waiting}")
+            self.queue.wait_for_progress(0.05)
+        self._enqueued = []
 
     def close(self) -> None:
-        self._grader.shutdown(wait=True)
+        self.queue.stop_workers()

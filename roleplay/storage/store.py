@@ -371,6 +371,13 @@ class Store:
                 )
                 db.commit()
 
+    def turn_count(self, session_id: int) -> int:
+        with self._db() as db:
+            return int(
+                db.scalar(select(func.count(TurnRow.id)).where(TurnRow.session_id == session_id))
+                or 0
+            )
+
     def turns(self, session_id: int) -> list[Turn]:
         with self._db() as db:
             rows = db.scalars(
@@ -414,6 +421,15 @@ class Store:
             if db.scalar(select(Grade.id).where(Grade.session_id == session_id)) is None:
                 db.add(Grade(session_id=session_id, status="pending"))
                 db.commit()
+
+    def pending_grades(self) -> list[int]:
+        """Sessions whose grade is still pending (to enqueue again after a restart)."""
+        with self._db() as db:
+            return list(
+                db.scalars(
+                    select(Grade.session_id).where(Grade.status == "pending").order_by(Grade.id)
+                )
+            )
 
     def save_grade(self, session_id: int, report: dict[str, Any]) -> None:
         prov = report.get("provenance", {})

@@ -92,6 +92,12 @@ def build_app(settings: Settings | None = None) -> App:
     _private_cache(settings)
     services = Services(settings)
     accounts = services.accounts
+    # Grading workers run inside the server unless ROLEPLAY_GRADING_WORKERS=0 (then
+    # `roleplay worker` runs them); grades left pending by a killed process are enqueued again.
+    services.candidates.queue.start_workers()
+    resumed = services.candidates.resume_grading()
+    if resumed:
+        logging.getLogger(__name__).info("enqueued %d grade(s) left pending", resumed)
     api = FastAPI(title="Roleplay Evaluator", docs_url=None, redoc_url=None, openapi_url=None)
     secure = settings.tls
 

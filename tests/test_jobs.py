@@ -1,0 +1,219 @@
+"""Grading through the job queue (Huey): retried with backoff, failures recorded, one grade per
+session however often its job runs, and a grade lost with a killed server completed after
+the restart."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy import text
+
+from roleplay.config import Settings
+from roleplay.core.library import PersonaLibrary
+from roleplay.errors import BackendError
+from roleplay.services.candidates import CandidateService
+from roleplay.services.jobs import GradingQueue
+from roleplay.storage.store import Store
+from roleplay.testing import FakeChatServer, FakeReply
+from tests import scripts
+from tests.scripts import talk
+from tests.test_calibration import _fake_llm
+from tests.web_helpers import ROLEPLAY, Server
+
+
+def until(condition: Callable[[], bool], timeout: float = 30.0, what: str = "") -> None:
+    """Wait for a condition (checked every 50 ms), failing after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what or condition}"
+        time.sleep(0.05)
+
+
+class Ledger:
+    """A stand-in for the store's grade rows, recording every call."""
+
+    def __init__(self, failures: int = 0) -> None:
+        self.failures = failures
+        self.calls: list[tuple[int, float]] = []
+        self.done: dict[int, int] = {}
+        self.failed: dict[int, str] = {}
+        self.lock = threading.Lock()
+
+    def grade(self, session_id: int) -> None:
+        with self.lock:
+            self.calls.append((session_id, time.monotonic()))
+            if len(self.calls) <= self.failures:
+                raise BackendError("the LLM endpoint answered 503")
+            self.done[session_id] = self.done.get(session_id, 0) + 1
+
+    def pending(self, session_id: int) -> bool:
+        return session_id not in self.done and session_id not in self.failed
+
+    def fail(self, session_id: int, reason: str) -> None:
+        self.failed[session_id] = reason
+
+
+def queue_for(tmp_path: Path, ledger: Ledger, retries: int) -> GradingQueue:
+    settings = Settings.from_env(
+        {"ROLEPLAY_HOME": str(tmp_path), "ROLEPLAY_GRADING_RETRIES": str(retries)}
+    )
+    queue = GradingQueue(
+        settings,
+        ledger.grade,
+        ledger.pending,
+        ledger.fail,
+        scope=str(tmp_path),
+        retry_delay=1.0,  # the scheduler looks once a second: 1 s, then 3 s
+        retry_backoff=3.0,
+    )
+    queue.start_workers(1)
+    return queue
+
+
+def test_a_backend_error_is_retried_with_growing_delays(tmp_path: Path) -> None:
+    ledger = Ledger(failures=2)
+    queue = queue_for(tmp_path, ledger, retries=3)
+    try:
+        queue.enqueue(7)
+        until(lambda: 7 in ledger.done, what="the third attempt")
+    finally:
+        queue.stop_workers()
+    times = [t for _, t in ledger.calls]
+    assert len(times) == 3 and ledger.done == {7: 1} and not ledger.failed
+    first, second = times[1] - times[0], times[2] - times[1]
+    assert second > first  # backoff: each retry waits longer
+
+
+def test_the_last_failure_is_stored_with_its_reason(tmp_path: Path) -> None:
+    ledger = Ledger(failures=99)
+    queue = queue_for(tmp_path, ledger, retries=1)
+    try:
+        queue.enqueue(3)
+        until(lambda: 3 in ledger.failed, what="the final failure")
+    finally:
+        queue.stop_workers()
+    assert len(ledger.calls) == 2  # the first try and one retry
+    assert ledger.failed[3] == "BackendError: the LLM endpoint answered 503"
+
+
+def test_a_job_run_twice_stores_one_grade(tmp_path: Path) -> None:
+    ledger = Ledger()
+    queue = queue_for(tmp_path, ledger, retries=0)
+    try:
+        queue.enqueue(5)
+        queue.enqueue(5)
+        until(lambda: queue.queued() == 0 and 5 in ledger.done, what="both jobs")
+        queue.enqueue(5)
+        until(lambda: queue.queued() == 0, what="the third job")
+    finally:
+        queue.stop_workers()
+    assert ledger.done == {5: 1}
+
+
+def test_jobs_of_another_database_are_never_taken(tmp_path: Path) -> None:
+    mine, theirs = Ledger(), Ledger()
+    settings = Settings.from_env({"ROLEPLAY_HOME": str(tmp_path)})
+    other = GradingQueue(settings, theirs.grade, theirs.pending, theirs.fail, scope="db-b")
+    queue = GradingQueue(settings, mine.grade, mine.pending, mine.fail, scope="db-a")
+    queue.start_workers(1)
+    try:
+        other.enqueue(1)  # same queue file, another database
+        queue.enqueue(2)
+        until(lambda: 2 in mine.done, what="my job")
+    finally:
+        queue.stop_workers()
+    assert mine.done == {2: 1} and not theirs.calls and other.queued() == 1
+
+
+def test_a_grade_lost_with_a_killed_server_completes_after_the_restart(
+    tmp_path: Path, library: PersonaLibrary
+) -> None:
+    home = tmp_path / "home"
+    slow = threading.Event()
+
+    def judge(body: dict[str, object]) -> FakeReply:
+        reply = _fake_llm(body)
+        if not slow.is_set():  # the first grading hangs until the server is killed
+            slow.set()
+            reply.delay = 30.0
+        return reply
+
+    with FakeChatServer(default=judge) as llm:
+        env = {
+            "ROLEPLAY_LLM_BASE_URL": llm.url,
+            "ROLEPLAY_GRADER_MODEL": "fake-judge",
+            "ROLEPLAY_LLM_MAX_RETRIES": "0",
+            "ROLEPLAY_LLM_TIMEOUT": "60",
+        }
+        # A candidate finishes while no worker runs: the grade waits in the queue.
+        settings = Settings.from_env({"ROLEPLAY_HOME": str(home), "ROLEPLAY_GRADING_WORKERS": "0"})
+        store = Store.from_settings(settings)
+        svc = CandidateService(store, settings, library)
+        token = store.create_invite("damaged-laptop", "practice", candidate_name="Kim")
+        info, _ = svc.start(token)
+        talk(svc, token, info.id, scripts.GOOD)
+        assert store.grade(info.id)[0] == "pending"  # type: ignore[index]
+
+        server = Server(home, extra_env=env).start()
+        try:
+            until(slow.is_set, what="the server's worker to call the judge")
+            server.kill()
+            assert store.grade(info.id)[0] == "pending"  # type: ignore[index]
+            server.start()
+            until(
+                lambda: store.grade(info.id)[0] != "pending",  # type: ignore[index]
+                timeout=60,
+                what="the grade after the restart",
+            )
+        finally:
+            server.stop()
+            svc.close()
+        status, report, error = store.grade(info.id)  # type: ignore[misc]
+        assert status == "done" and error is None
+        assert report is not None and report["provenance"]["engine"] == "evidence+llm"
+        with store.engine.connect() as db:
+            count = db.execute(
+                text("select count(*) from grades where session_id = :s"), {"s": info.id}
+            ).scalar()
+        assert count == 1
+        store.close()
+
+
+def test_roleplay_worker_grades_what_servers_without_workers_leave(
+    tmp_path: Path, library: PersonaLibrary
+) -> None:
+    home = tmp_path / "home"
+    settings = Settings.from_env({"ROLEPLAY_HOME": str(home), "ROLEPLAY_GRADING_WORKERS": "0"})
+    store = Store.from_settings(settings)
+    svc = CandidateService(store, settings, library)
+    token = store.create_invite("damaged-laptop", "practice", candidate_name="Lee")
+    info, _ = svc.start(token)
+    talk(svc, token, info.id, scripts.GOOD)
+    assert store.grade(info.id)[0] == "pending"  # type: ignore[index]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ROLEPLAY_", "OPENAI_"))}
+    worker = subprocess.Popen(
+        [str(ROLEPLAY), "worker", "--workers", "1"],
+        env={**env, "ROLEPLAY_HOME": str(home)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        until(
+            lambda: store.grade(info.id)[0] == "done",  # type: ignore[index]
+            timeout=60,
+            what="the worker's grade",
+        )
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=20)
+        svc.close()
+    assert worker.returncode == 0
+    report = store.grade(info.id)[1]  # type: ignore[index]
+    assert report is not None and report["outcome"] == "resolved"
+    store.close()
