@@ -4,6 +4,7 @@ the restart."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -45,7 +46,7 @@ class Ledger:
         self.failed: dict[int, str] = {}
         self.lock = threading.Lock()
 
-    def grade(self, session_id: int) -> None:
+    def grade(self, session_id: int, rubric_id: str | None = None) -> None:
         with self.lock:
             self.calls.append((session_id, time.monotonic()))
             if len(self.calls) <= self.failures:
@@ -216,4 +217,66 @@ def test_roleplay_worker_grades_what_servers_without_workers_leave(
     assert worker.returncode == 0
     report = store.grade(info.id)[1]  # type: ignore[index]
     assert report is not None and report["outcome"] == "resolved"
+    store.close()
+
+
+def test_grading_a_folder_writes_json_lines_and_resumes(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from grading import EXAMPLES_DIR
+    from roleplay.faces.cli import main
+
+    folder = tmp_path / "transcripts"
+    folder.mkdir()
+    for path in sorted(EXAMPLES_DIR.glob("*.json")):
+        (folder / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    (folder / "broken.json").write_text('{"persona": "nobody", "turns": []}', encoding="utf-8")
+    env = {"ROLEPLAY_HOME": str(tmp_path / "home")}
+    first = CliRunner(env=env).invoke(main, ["grade", str(folder), "--concurrency", "3"])
+    assert first.exit_code == 0, first.output
+    assert "6 graded (fail 5, pass 1), 0 already done, 1 could not be graded" in first.output
+    results = folder / "grades.jsonl"
+    lines = results.read_text().splitlines()
+    assert len(lines) == 7
+    # interrupted after four lines, the last one cut short
+    results.write_text("\n".join(lines[:4]) + "\n" + lines[4][:40], encoding="utf-8")
+    again = CliRunner(env=env).invoke(main, ["grade", str(folder), "--resume"])
+    assert again.exit_code == 0, again.output
+    assert "3 graded" in again.output and "4 already done" in again.output
+    rows = [json.loads(ln) for ln in results.read_text().splitlines()]
+    assert sorted(r["file"] for r in rows) == sorted(p.name for p in folder.glob("*.json"))
+    model = next(r for r in rows if r["file"] == "model_answer.json")
+    assert model["verdict"] == "pass" and model["report"]["overall"] == model["overall"]
+    broken = next(r for r in rows if r["file"] == "broken.json")["error"]
+    assert broken.endswith("broken.json:turns: no turns; a transcript needs at least one message")
+
+
+def test_grade_all_grades_every_stored_session_again(
+    tmp_path: Path, library: PersonaLibrary
+) -> None:
+    from click.testing import CliRunner
+
+    from roleplay.faces.cli import main
+
+    home = tmp_path / "home"
+    settings = Settings.from_env({"ROLEPLAY_HOME": str(home)})
+    store = Store.from_settings(settings)
+    svc = CandidateService(store, settings, library)
+    ids = []
+    for name, script in [("Ann", scripts.GOOD), ("Rob", scripts.RUDE)]:
+        token = store.create_invite("damaged-laptop", "assessment", candidate_name=name)
+        info, _ = svc.start(token)
+        talk(svc, token, info.id, script)
+        if store.session(info.id).status == "active":
+            svc.end(token, info.id)
+        ids.append(info.id)
+    svc.wait_for_grading()
+    svc.close()
+    before = {i: store.grade(i)[1]["provenance"]["graded_at"] for i in ids}  # type: ignore[index]
+    result = CliRunner(env={"ROLEPLAY_HOME": str(home)}).invoke(main, ["grade", "--all"])
+    assert result.exit_code == 0, result.output
+    assert "2 session(s) graded again with rubric 'default'" in result.output
+    for i in ids:
+        status, report, _ = store.grade(i)  # type: ignore[misc]
+        assert status == "done" and report["provenance"]["graded_at"] > before[i]
     store.close()

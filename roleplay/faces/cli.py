@@ -335,7 +335,23 @@ def simulate(
 
 # --------------------------------------------------------------------------- grading
 @main.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("files", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "--all",
+    "stored",
+    is_flag=True,
+    help="Grade every finished stored session again with --rubric (as queue jobs).",
+)
+@click.option(
+    "--concurrency", type=int, default=4, show_default=True, help="Folder: grades at once."
+)
+@click.option("--resume", is_flag=True, help="Folder: skip files already in the results.")
+@click.option(
+    "--results",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Folder: the JSON-lines file to write (default FOLDER/grades.jsonl).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report JSON (a list for many).")
 @click.option("--rubric", "rubric_id", default="default", show_default=True)
 @click.option(
@@ -358,15 +374,46 @@ def grade(
     rubric_id: str,
     export: str | None,
     out_dir: Path | None,
+    concurrency: int,
+    resume: bool,
+    results: Path | None,
+    stored: bool,
 ) -> None:
     """Grade transcript JSON files against a rubric (studio-saved rubrics and persona
-    versions included)."""
+    versions included). Given a folder, grade every transcript in it into JSON lines
+    (--results, default FOLDER/grades.jsonl), --concurrency at once, --resume after an
+    interruption. With --all, grade every stored session again (after a rubric change)."""
     from tqdm import tqdm
 
     from grading.report import render_text, to_html, to_markdown
 
+    if stored == bool(files):
+        raise InputError("grade", "arguments", "give transcript files or a folder, or --all")
     services = _services()
     grading = services.grading
+    if stored:
+        candidates = services.candidates
+        count = candidates.regrade_all(rubric_id)
+        if services.settings.grading_workers > 0:
+            candidates.wait_for_grading(timeout=max(60.0, 10.0 * count))
+            click.echo(f"{count} session(s) graded again with rubric {rubric_id!r}")
+        else:
+            click.echo(f"{count} session(s) enqueued for `roleplay worker` (rubric {rubric_id!r})")
+        services.close()
+        return
+    if len(files) == 1 and files[0].is_dir():
+        folder = files[0]
+        target = results or folder / "grades.jsonl"
+        bulk = grading.grade_folder(
+            folder, target, rubric_id, concurrency=concurrency, resume=resume
+        )
+        services.close()
+        verdicts = ", ".join(f"{v} {n}" for v, n in sorted(bulk.verdicts.items())) or "none"
+        click.echo(
+            f"{bulk.graded} graded ({verdicts}), {bulk.skipped} already done, "
+            f"{bulk.errors} could not be graded; results in {target}"
+        )
+        return
     services.catalog.rubric(rubric_id)  # a clear error for an unknown rubric, before any work
     transcripts = [(path, grading.read(path)) for path in files]
     reports = []

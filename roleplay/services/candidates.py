@@ -285,10 +285,23 @@ class CandidateService:
         self._enqueued.append(session_id)
 
     # ------------------------------------------------------------------ grading
-    def _grade(self, session_id: int) -> None:
+    def _grade(self, session_id: int, rubric_id: str | None = None) -> None:
         """Grade a finished session and store the report (a queue job; raises on failure)."""
-        report = self.grading.grade_transcript(self.store.transcript(session_id))
+        report = self.grading.grade_transcript(
+            self.store.transcript(session_id), rubric_id or "default"
+        )
         self.store.save_grade(session_id, report.model_dump(mode="json"))
+
+    def regrade_all(self, rubric_id: str = "default") -> int:
+        """Grade every finished session again with ``rubric_id`` (after a rubric change), as
+        queue jobs. Overrides stay and are applied on top of the new grades."""
+        self.catalog.rubric(rubric_id)  # a clear error before any work
+        ended = [s.id for s in self.store.list_sessions() if s.status == "ended"]
+        for session_id in ended:
+            self.store.grade_pending(session_id, again=True)
+            self.queue.enqueue(session_id, rubric_id)
+        self._enqueued += ended
+        return len(ended)
 
     def _grade_is_pending(self, session_id: int) -> bool:
         state = self.store.grade(session_id)

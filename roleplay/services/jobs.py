@@ -62,7 +62,7 @@ class GradingQueue:
     def __init__(
         self,
         settings: Settings,
-        grade: Callable[[int], None],
+        grade: Callable[[int, str | None], None],
         is_pending: Callable[[int], bool],
         fail: Callable[[int, str], None],
         scope: str = "",
@@ -84,7 +84,9 @@ class GradingQueue:
             retry_backoff=retry_backoff,
             context=True,
         )
-        def grade_session(session_id: int, task: Task | None = None) -> None:
+        def grade_session(
+            session_id: int, rubric_id: str | None = None, task: Task | None = None
+        ) -> None:
             try:
                 # One worker grades a session at a time; a second job for it (a resumed one,
                 # say) leaves it to the first. A lock left by a killed worker is cleared when
@@ -92,7 +94,7 @@ class GradingQueue:
                 with self.huey.lock_task(_lock_name(session_id)):
                     if not self._is_pending(session_id):
                         return  # done already: a job run twice stores one grade
-                    self._grade(session_id)
+                    self._grade(session_id, rubric_id)
             except TaskLockedException:
                 log.info("session %s is being graded by another worker", session_id)
             except BackendError as exc:
@@ -109,8 +111,8 @@ class GradingQueue:
 
         self._task = grade_session
 
-    def enqueue(self, session_id: int) -> None:
-        self._task(session_id)
+    def enqueue(self, session_id: int, rubric_id: str | None = None) -> None:
+        self._task(session_id, rubric_id)
 
     def resume(self, pending: list[int]) -> int:
         """Enqueue the sessions still pending (after a crash or a restart), clearing any lock

@@ -416,10 +416,16 @@ class Store:
             return [_session_info(*row) for row in rows]
 
     # ------------------------------------------------------------------ grades
-    def grade_pending(self, session_id: int) -> None:
+    def grade_pending(self, session_id: int, *, again: bool = False) -> None:
+        """Mark a session's grade as to do (``again``: even when it has one; the old report
+        stays readable until the new one replaces it)."""
         with self._db() as db:
-            if db.scalar(select(Grade.id).where(Grade.session_id == session_id)) is None:
+            row = db.scalar(select(Grade).where(Grade.session_id == session_id))
+            if row is None:
                 db.add(Grade(session_id=session_id, status="pending"))
+                db.commit()
+            elif again:
+                row.status, row.error = "pending", None
                 db.commit()
 
     def pending_grades(self) -> list[int]:
