@@ -97,6 +97,31 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield from _postgres_database()
 
 
+REDIS_URL = os.environ.get("ROLEPLAY_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The test Redis (queue names are per database, so tests never share a queue)."""
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    except redis.exceptions.ConnectionError as exc:
+        if os.environ.get("CI"):
+            raise RuntimeError(
+                f"Redis is not reachable at {REDIS_URL}; .ci/run should have started it "
+                "(scripts/ensure-test-services)"
+            ) from exc
+        pytest.skip(f"Redis not reachable: run scripts/ensure-test-services ({exc})")
+    return REDIS_URL
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    yield from _postgres_database()
+
+
 # ---------------------------------------------------------------------------- browser
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
