@@ -239,3 +239,29 @@ def to_html(report: GradeReport) -> str:
         f"{' / ' + e(p.model) if p.model else ''}, rubric {e(p.rubric_id)} "
         f"v{p.rubric_version} ({e(p.rubric_hash)}).</i></p></body></html>"
     )
+
+
+#: How the candidate's own practice report words each verdict.
+FEEDBACK_WORDS: dict[str, str] = {
+    "pass": "passed",
+    "fail": "did not pass",
+    "needs_review": "one point needs a person's judgement, see the notes",
+}
+
+
+def to_feedback_html(report: GradeReport) -> str:
+    """The candidate's practice report: the result, each criterion's score and why, and the
+    notes. Everything from the transcript is escaped."""
+    e = html.escape
+    items = "".join(
+        f"<li><b>{e(c.name)}</b> {e(c.shown)}: {e(c.rationale)}</li>" for c in report.criteria
+    )
+    notes = (
+        "<p><b>Notes:</b> " + "; ".join(e(f.detail) for f in report.flags) + "</p>"
+        if report.flags
+        else ""
+    )
+    return (
+        f"<h3>Your result: {report.overall:.0f}/100 ({FEEDBACK_WORDS[report.verdict]})</h3>"
+        f"<ul>{items}</ul>{notes}"
+    )

@@ -4,6 +4,7 @@ and LangChain clients, plus unit tests on LangChain's side with the scripted fak
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -266,3 +267,35 @@ def test_token_usage_is_the_servers_count_when_it_reports_one(
     assert usage is not None and usage.counted_by == "api"
     # the fake server counts words: 3 per reply, where tiktoken would count 5
     assert usage.completion_tokens == 6
+
+
+def test_natural_wording_scripts_end_alike_through_the_llm_actor(laptop: Persona) -> None:
+    """The bench's natural-wording good and rude agents through the LLM actor (the fake
+    server voicing every reply): the director still owns mood, facts and endings, so each
+    conversation ends as it does with the scripted customer."""
+    import yaml
+
+    from roleplay.core.actors import ScriptedActor
+
+    bench = Path(__file__).resolve().parent.parent / "bench" / "agents" / "damaged-laptop.yaml"
+    chosen = [
+        s for s in yaml.safe_load(bench.read_text())["scripts"] if s["kind"] in ("good", "rude")
+    ]
+    assert len(chosen) >= 4
+
+    def play(convo: Conversation, messages: list[str]) -> str:
+        convo.start()
+        for message in messages:
+            if convo.ended:
+                break
+            convo.say(message)
+        return convo.transcript.outcome.value if convo.transcript.outcome else "unfinished"
+
+    with FakeChatServer(default=lambda body: FakeReply(content="Right. Go on then.")) as server:
+        for script in chosen:
+            scripted = play(Conversation(laptop, ScriptedActor(laptop)), script["messages"])
+            convo = llm_conversation(laptop, server)
+            assert play(convo, script["messages"]) == scripted, script["id"]
+            voiced = [t for t in convo.transcript.turns[1:] if t.speaker == "customer"]
+            assert voiced and all(t.source == "llm" for t in voiced), script["id"]
+        assert server.requests  # the real client spoke to the fake server

@@ -16,6 +16,7 @@ from typing import Any
 
 import gradio as gr
 
+from grading.report import GradeReport, to_feedback_html
 from roleplay.core.actors import Delta, Retract
 from roleplay.core.conversation import TimeUp
 from roleplay.core.transcript import Turn
@@ -62,22 +63,7 @@ def _plain(text: str) -> str:
 
 
 def _report_html(report: dict[str, Any]) -> str:
-    e = html.escape
-    verdict = {
-        "pass": "passed",
-        "fail": "did not pass",
-        "needs_review": "one point needs a person's judgement, see the notes",
-    }.get(str(report.get("verdict")), "passed" if report.get("passed") else "did not pass")
-    items = []
-    for c in report.get("criteria", []):
-        score = f"{c['score']}/5" if c.get("score") is not None else "n/a"
-        items.append(f"<li><b>{e(c['name'])}</b> {score}: {e(c['rationale'])}</li>")
-    flags = report.get("flags", [])
-    notes = "<p><b>Notes:</b> " + "; ".join(e(f["detail"]) for f in flags) + "</p>" if flags else ""
-    return (
-        f"<h3>Your result: {report.get('overall', 0):.0f}/100 ({verdict})</h3>"
-        f"<ul>{''.join(items)}</ul>{notes}"
-    )
+    return to_feedback_html(GradeReport.model_validate(report))
 
 
 def build(service: CandidateService) -> gr.Blocks:
