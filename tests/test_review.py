@@ -12,7 +12,7 @@ import pytest
 
 from roleplay.config import Settings
 from roleplay.core.library import PersonaLibrary
-from roleplay.errors import InputError
+from roleplay.errors import InvalidValue
 from roleplay.services.candidates import CandidateService
 from roleplay.services.review import ReviewService
 from roleplay.storage.store import Store
@@ -50,8 +50,9 @@ def test_override_keeps_the_original_and_recomputes_the_overall(
     review = ReviewService(store)
     before = review.report(ids["Rob"])
     assert before is not None and not before.passed
-    with pytest.raises(InputError, match="a note is required"):
+    with pytest.raises(InvalidValue, match=r"^a note is required") as refused:
         review.override(ids["Rob"], "calmness", 5, "  ", "rita")
+    assert refused.value.field == "note" and "note:" not in str(refused.value)
     after = review.override(ids["Rob"], "calmness", 5, "customer was abusive first", "rita")
     assert after.score("calmness").score == 5 and after.score("calmness").source == "override"
     assert after.overall > before.overall

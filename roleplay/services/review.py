@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 
 from grading.report import CriterionScore, GradeReport, settle, to_html
 from grading.rubric import get_rubric
-from roleplay.errors import InputError, NotFound
+from roleplay.errors import InvalidValue, NotFound
 from roleplay.services.catalog import Catalog
 from roleplay.storage.store import SessionInfo, Store
 
@@ -142,16 +142,16 @@ class ReviewService:
     ) -> GradeReport:
         """Change one criterion's score, with a required note. The original stays stored."""
         if not note.strip():
-            raise InputError("note", "note", "a note is required: say why the score changes")
+            raise InvalidValue("note", "a note is required: say why the score changes")
         if score not in (1, 2, 3, 4, 5):
-            raise InputError("score", "score", "must be a whole number from 1 to 5")
+            raise InvalidValue("score", "the new score must be a whole number from 1 to 5")
         current = self.report(session_id)
         if current is None:
             raise NotFound(f"session {session_id} has no grade yet")
         try:
             old = current.score(criterion).score
         except StopIteration:
-            raise InputError("criterion", "criterion", f"no criterion {criterion!r}") from None
+            raise InvalidValue("criterion", f"this rubric has no criterion {criterion!r}") from None
         self.store.add_override(session_id, criterion, old, score, note.strip(), user)
         report = self.report(session_id)
         assert report is not None
@@ -263,12 +263,11 @@ class ReviewService:
         reports = [(sid, self.report(sid)) for sid in session_ids]
         missing = [str(sid) for sid, r in reports if r is None]
         if missing:
-            raise InputError("sessions", "ids", f"no grade yet for session(s) {', '.join(missing)}")
+            raise InvalidValue("sessions", f"no grade yet for session(s) {', '.join(missing)}")
         personas = {r.persona for _, r in reports if r}
         if len(personas) > 1:
-            raise InputError(
+            raise InvalidValue(
                 "sessions",
-                "ids",
                 f"compare sessions of one persona at a time (got {', '.join(sorted(personas))})",
             )
         names = {s.id: s.candidate_name or f"session {s.id}" for s in self.store.list_sessions()}
