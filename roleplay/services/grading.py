@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
-import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -107,7 +106,6 @@ class GradingService:
         todo = [p for p in files if str(p.relative_to(folder)) not in done]
         out.parent.mkdir(parents=True, exist_ok=True)
         result = BulkResult(total=len(files), skipped=len(files) - len(todo))
-        lock = threading.Lock()
 
         def one(path: Path) -> dict[str, Any]:
             name = str(path.relative_to(folder))
@@ -134,15 +132,16 @@ class GradingService:
                 disable=not progress,
             ) as bar,
         ):
-            for row in pool.map(one, todo):
-                with lock:
-                    sink.write(json.dumps(row) + "\n")
-                    sink.flush()
-                    if "error" in row:
-                        result.errors += 1
-                    else:
-                        result.graded += 1
-                        result.verdicts[row["verdict"]] = result.verdicts.get(row["verdict"], 0) + 1
+            futures = [pool.submit(one, path) for path in todo]
+            for future in as_completed(futures):  # each line written as soon as it is done
+                row = future.result()
+                sink.write(json.dumps(row) + "\n")
+                sink.flush()
+                if "error" in row:
+                    result.errors += 1
+                else:
+                    result.graded += 1
+                    result.verdicts[row["verdict"]] = result.verdicts.get(row["verdict"], 0) + 1
                 bar.update()
         return result
 

@@ -138,14 +138,8 @@ class GradingQueue:
         count = self.settings.grading_workers if workers is None else workers
         if count <= 0 or self._consumer is not None:
             return
-        consumer = self.huey.create_consumer(
-            workers=count,
-            worker_type="thread",
-            periodic=False,
-            check_worker_health=False,
-            backoff=1.15,
-            max_delay=0.5,
-        )
+        # inside the server: no health-check thread restarting workers behind its back
+        consumer = self._consumer_for(count, check_worker_health=False)
         consumer.start()
         self._consumer = consumer
 
@@ -156,7 +150,15 @@ class GradingQueue:
 
     def run_forever(self, workers: int) -> None:
         """``roleplay worker``: run workers until interrupted (SIGINT / SIGTERM)."""
-        consumer = self.huey.create_consumer(
-            workers=workers, worker_type="thread", periodic=False, backoff=1.15, max_delay=0.5
+        self._consumer_for(workers, check_worker_health=True).run()
+
+    def _consumer_for(self, workers: int, *, check_worker_health: bool) -> Consumer:
+        """Worker threads polling the queue at most every half second (no periodic tasks)."""
+        return self.huey.create_consumer(
+            workers=workers,
+            worker_type="thread",
+            periodic=False,
+            check_worker_health=check_worker_health,
+            backoff=1.15,
+            max_delay=0.5,
         )
-        consumer.run()
