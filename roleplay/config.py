@@ -80,6 +80,13 @@ class Settings(BaseModel):
     grading_retries: int = Field(
         3, ge=0, description="Retries of a grade after a backend error. ROLEPLAY_GRADING_RETRIES."
     )
+    grading_lease: float = Field(
+        30.0,
+        gt=0,
+        description="Seconds a worker's claim on a grade holds unless renewed (it renews it "
+        "every third while it works); a killed worker's grade is taken over after it. "
+        "ROLEPLAY_GRADING_LEASE.",
+    )
     database_url: str | None = Field(
         None, description="SQLAlchemy URL; default SQLite in ROLEPLAY_HOME."
     )
@@ -151,6 +158,7 @@ class Settings(BaseModel):
             ("ROLEPLAY_RATE_LIMIT_STORAGE", "rate_limit_storage"),
             ("ROLEPLAY_GRADING_WORKERS", "grading_workers"),
             ("ROLEPLAY_GRADING_RETRIES", "grading_retries"),
+            ("ROLEPLAY_GRADING_LEASE", "grading_lease"),
         ]:
             value = get(var)
             if value is not None:

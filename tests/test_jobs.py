@@ -20,7 +20,7 @@ from roleplay.core.library import PersonaLibrary
 from roleplay.errors import BackendError
 from roleplay.services.candidates import CandidateService
 from roleplay.services.jobs import GradingQueue
-from roleplay.storage.store import Store
+from roleplay.storage.store import GradeClaim, Store
 from roleplay.testing import FakeChatServer, FakeReply
 from tests import scripts
 from tests.scripts import talk
@@ -37,13 +37,17 @@ def until(condition: Callable[[], bool], timeout: float = 30.0, what: str = "") 
 
 
 class Ledger:
-    """A stand-in for the store's grade rows, recording every call."""
+    """A stand-in for the store's grade rows (claims with leases included), recording every
+    call. A session is pending until it is graded or has failed."""
 
-    def __init__(self, failures: int = 0) -> None:
+    def __init__(self, failures: int = 0, hold: threading.Event | None = None) -> None:
         self.failures = failures
+        self.hold = hold  # when given, each grade waits for it
         self.calls: list[tuple[int, float]] = []
         self.done: dict[int, int] = {}
         self.failed: dict[int, str] = {}
+        self.claims: dict[int, tuple[str, float]] = {}  # session -> (owner, lease end)
+        self.busy = 0  # claims refused because another worker's lease held
         self.lock = threading.Lock()
 
     def grade(self, session_id: int, rubric_id: str | None = None) -> None:
@@ -51,29 +55,61 @@ class Ledger:
             self.calls.append((session_id, time.monotonic()))
             if len(self.calls) <= self.failures:
                 raise BackendError("the LLM endpoint answered 503")
+        if self.hold is not None:
+            assert self.hold.wait(30)
+        with self.lock:
             self.done[session_id] = self.done.get(session_id, 0) + 1
+            self.claims.pop(session_id, None)
 
-    def pending(self, session_id: int) -> bool:
-        return session_id not in self.done and session_id not in self.failed
+    def claim_grade(self, session_id: int, owner: str, seconds: float) -> GradeClaim:
+        with self.lock:
+            if session_id in self.done or session_id in self.failed:
+                return GradeClaim("not pending")
+            now = time.monotonic()
+            holder = self.claims.get(session_id)
+            if holder is not None and holder[1] > now:
+                self.busy += 1
+                return GradeClaim("busy", wait=holder[1] - now)
+            self.claims[session_id] = (owner, now + seconds)
+            return GradeClaim("claimed")
 
-    def fail(self, session_id: int, reason: str) -> None:
-        self.failed[session_id] = reason
+    def renew_claim(self, session_id: int, owner: str, seconds: float) -> bool:
+        with self.lock:
+            if self.claims.get(session_id, ("",))[0] != owner:
+                return False
+            self.claims[session_id] = (owner, time.monotonic() + seconds)
+            return True
+
+    def release_claim(self, session_id: int, owner: str) -> None:
+        with self.lock:
+            if self.claims.get(session_id, ("",))[0] == owner:
+                del self.claims[session_id]
+
+    def grade_failed(self, session_id: int, error: str) -> None:
+        with self.lock:
+            self.failed[session_id] = error
+            self.claims.pop(session_id, None)
 
 
-def queue_for(tmp_path: Path, ledger: Ledger, retries: int) -> GradingQueue:
+def queue_for(
+    tmp_path: Path, ledger: Ledger, retries: int, lease: float = 30.0, workers: int = 1
+) -> GradingQueue:
     settings = Settings.from_env(
-        {"ROLEPLAY_HOME": str(tmp_path), "ROLEPLAY_GRADING_RETRIES": str(retries)}
+        {
+            "ROLEPLAY_HOME": str(tmp_path),
+            "ROLEPLAY_GRADING_RETRIES": str(retries),
+            "ROLEPLAY_GRADING_LEASE": str(lease),
+        }
     )
     queue = GradingQueue(
         settings,
         ledger.grade,
-        ledger.pending,
-        ledger.fail,
+        ledger,
         scope=str(tmp_path),
         retry_delay=1.0,  # the scheduler looks once a second: 1 s, then 3 s
         retry_backoff=3.0,
     )
-    queue.start_workers(1)
+    queue.start_workers(workers)
     return queue
 
 
@@ -117,11 +153,47 @@ def test_a_job_run_twice_stores_one_grade(tmp_path: Path) -> None:
     assert ledger.done == {5: 1}
 
 
+def test_a_replica_that_starts_leaves_a_grade_another_is_working_on(tmp_path: Path) -> None:
+    # Replica A is grading session 4 (slowly); replica B starts and resumes every pending grade.
+    hold = threading.Event()
+    ledger = Ledger(hold=hold)
+    a = queue_for(tmp_path, ledger, retries=0, lease=2.0)
+    b = queue_for(tmp_path, ledger, retries=0, lease=2.0)
+    try:
+        a.enqueue(4)
+        until(lambda: len(ledger.calls) == 1, what="replica A to start the grade")
+        b.resume([4])
+        # B's job finds A's lease, waits it out, and finds it again: A renews it while it works
+        until(lambda: ledger.busy >= 2 or len(ledger.calls) > 1, what="replica B to look twice")
+        assert len(ledger.calls) == 1
+        hold.set()
+        until(lambda: a.queued() == 0 and b.queued() == 0 and 4 in ledger.done, what="both")
+    finally:
+        hold.set()
+        a.stop_workers()
+        b.stop_workers()
+    assert ledger.done == {4: 1} and len(ledger.calls) == 1
+
+
+def test_a_grade_whose_worker_died_is_taken_over_when_its_lease_runs_out(
+    tmp_path: Path,
+) -> None:
+    ledger = Ledger()
+    assert ledger.claim_grade(6, "a killed worker", 1.5).state == "claimed"
+    queue = queue_for(tmp_path, ledger, retries=0, lease=5.0)
+    try:
+        queue.resume([6])
+        until(lambda: 6 in ledger.done, what="the grade to be taken over")
+    finally:
+        queue.stop_workers()
+    assert ledger.done == {6: 1}
+
+
 def test_jobs_of_another_database_are_never_taken(tmp_path: Path) -> None:
     mine, theirs = Ledger(), Ledger()
     settings = Settings.from_env({"ROLEPLAY_HOME": str(tmp_path)})
-    other = GradingQueue(settings, theirs.grade, theirs.pending, theirs.fail, scope="db-b")
-    queue = GradingQueue(settings, mine.grade, mine.pending, mine.fail, scope="db-a")
+    other = GradingQueue(settings, theirs.grade, theirs, scope="db-b")
+    queue = GradingQueue(settings, mine.grade, mine, scope="db-a")
     queue.start_workers(1)
     try:
         other.enqueue(1)  # same queue file, another database
@@ -151,6 +223,7 @@ def test_a_grade_lost_with_a_killed_server_completes_after_the_restart(
             "ROLEPLAY_GRADER_MODEL": "fake-judge",
             "ROLEPLAY_LLM_MAX_RETRIES": "0",
             "ROLEPLAY_LLM_TIMEOUT": "60",
+            "ROLEPLAY_GRADING_LEASE": "3",  # the killed worker's claim runs out 3 s on
         }
         # A candidate finishes while no worker runs: the grade waits in the queue.
         settings = Settings.from_env({"ROLEPLAY_HOME": str(home), "ROLEPLAY_GRADING_WORKERS": "0"})

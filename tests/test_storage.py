@@ -37,7 +37,7 @@ def service(store: Store, library: PersonaLibrary) -> Iterator[CandidateService]
 def test_migrations_are_named_recorded_and_idempotent(store: Store, db_url: str) -> None:
     with store.engine.connect() as conn:
         assert conn.execute(text("select version_num from alembic_version")).scalar() == (
-            "0005_session_source"
+            "0006_grade_claims"
         )
     Store.open(db_url).close()  # a second start applies nothing and breaks nothing
 
@@ -282,6 +282,26 @@ def test_backend_failure_keeps_the_candidate_turn(store: Store, library: Persona
         assert store.turns(info.id)[-1].text == "Fine. What now?"
         assert store.session(info.id).engine == "llm" and store.session(info.id).model == "fake"
         svc.close()
+
+
+def test_a_grade_is_claimed_by_one_worker_until_its_lease_runs_out(
+    service: CandidateService, store: Store
+) -> None:
+    token = store.create_invite("damaged-laptop", "practice", candidate_name="Ola")
+    info, _ = service.start(token)
+    store.grade_pending(info.id)
+    assert store.claim_grade(info.id, "worker-a", 30).state == "claimed"
+    busy = store.claim_grade(info.id, "worker-b", 30)
+    assert busy.state == "busy" and 25 < busy.wait <= 30
+    assert store.renew_claim(info.id, "worker-a", 30) and not store.renew_claim(info.id, "b", 30)
+    store.release_claim(info.id, "worker-a")  # a retry need not wait for the lease
+    assert store.claim_grade(info.id, "worker-b", 0.2).state == "claimed"
+    deadline = time.monotonic() + 5
+    while store.claim_grade(info.id, "worker-c", 30).state != "claimed":  # b's lease runs out
+        assert time.monotonic() < deadline, "the lease never ran out"
+        time.sleep(0.05)
+    store.save_grade(info.id, {"overall": 80.0, "passed": True, "provenance": {}})
+    assert store.claim_grade(info.id, "worker-d", 30).state == "not pending"
 
 
 def test_upgrading_an_existing_database_keeps_its_data(db_url: str) -> None:

@@ -62,8 +62,7 @@ class CandidateService:
         self.queue = GradingQueue(
             settings,
             grade=self._grade,
-            is_pending=self._grade_is_pending,
-            fail=self.store.grade_failed,
+            rows=store,
             scope=store.engine.url.render_as_string(hide_password=True),
         )
         self._enqueued: list[int] = []

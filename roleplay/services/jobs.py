@@ -6,8 +6,11 @@
   ``roleplay worker`` on its own, for scale-out.
 * A grade that fails on a backend error is retried with exponential backoff
   (``ROLEPLAY_GRADING_RETRIES``); the last failure is stored with its reason.
-* Idempotent: a session has one grade row, and a job for a session that is no longer pending
-  does nothing, so a job run twice stores one grade.
+* One worker at a time: a worker claims a grade in the database with a lease it renews while
+  it works (``ROLEPLAY_GRADING_LEASE``). A second job for that session waits for the lease
+  and then finds the grade done, so a job run twice stores one grade. The lease of a worker
+  that was killed runs out, and the next job for its session takes the grade over; a replica
+  that starts never takes a grade another live replica is working on.
 * Resumed: on start, every session still pending (its job lost with a killed process) is
   enqueued again.
 """
@@ -16,16 +19,22 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
+import socket
 import threading
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Protocol
 
 from huey import Huey, RedisHuey, SqliteHuey
 from huey.api import Task
 from huey.consumer import Consumer
-from huey.exceptions import TaskLockedException
+from huey.exceptions import RetryTask
 
 from roleplay.config import Settings
 from roleplay.errors import BackendError, ConfigError
+from roleplay.storage.store import GradeClaim
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +44,16 @@ RETRY_BACKOFF = 2.0
 TASK_NAME = "roleplay.grade_session"
 
 
-def _lock_name(session_id: int) -> str:
-    return f"grade-{session_id}"
+class GradeRows(Protocol):
+    """Where grades are claimed and failures recorded (the store; an in-memory one in tests)."""
+
+    def claim_grade(self, session_id: int, owner: str, seconds: float) -> GradeClaim: ...
+
+    def renew_claim(self, session_id: int, owner: str, seconds: float) -> bool: ...
+
+    def release_claim(self, session_id: int, owner: str) -> None: ...
+
+    def grade_failed(self, session_id: int, error: str) -> None: ...
 
 
 def make_huey(settings: Settings, scope: str = "") -> Huey:
@@ -56,15 +73,14 @@ def make_huey(settings: Settings, scope: str = "") -> Huey:
 
 
 class GradingQueue:
-    """Enqueue grades; run them in workers. ``grade`` does the work for one session and
-    ``is_pending`` says whether a session still needs it."""
+    """Enqueue grades; run them in workers. ``grade`` does the work for one session; ``rows``
+    hands out the claims on grades and records failures."""
 
     def __init__(
         self,
         settings: Settings,
         grade: Callable[[int, str | None], None],
-        is_pending: Callable[[int], bool],
-        fail: Callable[[int, str], None],
+        rows: GradeRows,
         scope: str = "",
         *,
         retry_delay: float = RETRY_DELAY,
@@ -72,14 +88,15 @@ class GradingQueue:
     ) -> None:
         self.settings = settings
         self.huey = make_huey(settings, scope)
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._progress = threading.Condition()
-        self._grade, self._is_pending, self._fail = grade, is_pending, fail
+        self._grade, self._rows = grade, rows
         self._consumer: Consumer | None = None
-        retries = settings.grading_retries
+        lease = settings.grading_lease
 
         @self.huey.task(  # type: ignore[untyped-decorator]
             name=TASK_NAME,
-            retries=retries,
+            retries=settings.grading_retries,
             retry_delay=retry_delay,
             retry_backoff=retry_backoff,
             context=True,
@@ -87,38 +104,55 @@ class GradingQueue:
         def grade_session(
             session_id: int, rubric_id: str | None = None, task: Task | None = None
         ) -> None:
-            try:
-                # One worker grades a session at a time; a second job for it (a resumed one,
-                # say) leaves it to the first. A lock left by a killed worker is cleared when
-                # its grade is resumed.
-                with self.huey.lock_task(_lock_name(session_id)):
-                    if not self._is_pending(session_id):
-                        return  # done already: a job run twice stores one grade
-                    self._grade(session_id, rubric_id)
-            except TaskLockedException:
+            claim = rows.claim_grade(session_id, self.owner, lease)
+            if claim.state == "not pending":
+                return  # done already: a job run twice stores one grade
+            if claim.state == "busy":  # another worker is on it: look again when its lease ends
                 log.info("session %s is being graded by another worker", session_id)
+                raise RetryTask(delay=claim.wait + 0.5)
+            try:
+                with self._holding(session_id, lease):
+                    self._grade(session_id, rubric_id)
             except BackendError as exc:
                 if task is not None and task.retries > 0:
                     log.warning("grade of session %s failed (%s); retrying", session_id, exc)
+                    rows.release_claim(session_id, self.owner)
                     raise
-                self._fail(session_id, f"{type(exc).__name__}: {exc}")
+                rows.grade_failed(session_id, f"{type(exc).__name__}: {exc}")
             except Exception as exc:  # not worth retrying: record it, never lose it
                 log.exception("grade of session %s failed", session_id)
-                self._fail(session_id, f"{type(exc).__name__}: {exc}")
+                rows.grade_failed(session_id, f"{type(exc).__name__}: {exc}")
             finally:
                 with self._progress:
                     self._progress.notify_all()
 
         self._task = grade_session
 
+    @contextmanager
+    def _holding(self, session_id: int, lease: float) -> Iterator[None]:
+        """Renew this worker's lease on a grade every third of it until the work is done."""
+        done = threading.Event()
+
+        def renew() -> None:
+            while not done.wait(lease / 3):
+                if not self._rows.renew_claim(session_id, self.owner, lease):
+                    return
+
+        beat = threading.Thread(target=renew, name=f"lease-{session_id}", daemon=True)
+        beat.start()
+        try:
+            yield
+        finally:
+            done.set()
+            beat.join()
+
     def enqueue(self, session_id: int, rubric_id: str | None = None) -> None:
         self._task(session_id, rubric_id)
 
     def resume(self, pending: list[int]) -> int:
-        """Enqueue the sessions still pending (after a crash or a restart), clearing any lock
-        a killed worker left on them."""
-        if pending:
-            self.huey.flush_locks(*(_lock_name(s) for s in pending))
+        """Enqueue the sessions still pending (after a crash or a restart). A grade another
+        live worker holds is left to it; one whose worker died is taken over when its lease
+        runs out."""
         for session_id in pending:
             self.enqueue(session_id)
         return len(pending)

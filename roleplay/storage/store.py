@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
-from sqlalchemy import Engine, create_engine, delete, event, func, select
+from sqlalchemy import CursorResult, Engine, create_engine, delete, event, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DBSession
 from sqlalchemy.orm import sessionmaker
@@ -84,6 +84,15 @@ class SessionInfo:
     overall: float | None = None
     passed: bool | None = None
     source: str = "web"
+
+
+@dataclass(frozen=True)
+class GradeClaim:
+    """What a worker asking for a grade got: it (``claimed``), nothing to do (``not pending``:
+    done, failed or gone) or another worker's live lease (``busy``, ending in ``wait`` s)."""
+
+    state: Literal["claimed", "not pending", "busy"]
+    wait: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -426,7 +435,58 @@ class Store:
                 db.commit()
             elif again:
                 row.status, row.error = "pending", None
+                row.claimed_by, row.claimed_until = None, None
                 db.commit()
+
+    def claim_grade(self, session_id: int, owner: str, seconds: float) -> GradeClaim:
+        """Take a pending grade for ``seconds`` (renew with :meth:`renew_claim`), unless another
+        worker's lease on it still holds. Atomic: of two workers asking at once, one gets it."""
+        now = utcnow()
+        with self._db() as db:
+            taken = _rows(
+                db.execute(
+                    update(Grade)
+                    .where(
+                        Grade.session_id == session_id,
+                        Grade.status == "pending",
+                        or_(Grade.claimed_until.is_(None), Grade.claimed_until < now),
+                    )
+                    .values(claimed_by=owner, claimed_until=now + timedelta(seconds=seconds))
+                )
+            )
+            db.commit()
+            if taken == 1:
+                return GradeClaim("claimed")
+            row = db.execute(
+                select(Grade.status, Grade.claimed_until).where(Grade.session_id == session_id)
+            ).first()
+        if row is None or row.status != "pending" or row.claimed_until is None:
+            return GradeClaim("not pending")
+        until = _aware(row.claimed_until)
+        return GradeClaim("busy", wait=max(0.0, (until - now).total_seconds()))
+
+    def renew_claim(self, session_id: int, owner: str, seconds: float) -> bool:
+        """Extend ``owner``'s lease on a grade; False when it no longer holds it."""
+        with self._db() as db:
+            renewed = _rows(
+                db.execute(
+                    update(Grade)
+                    .where(Grade.session_id == session_id, Grade.claimed_by == owner)
+                    .values(claimed_until=utcnow() + timedelta(seconds=seconds))
+                )
+            )
+            db.commit()
+        return renewed == 1
+
+    def release_claim(self, session_id: int, owner: str) -> None:
+        """Give a grade back (its job will be retried), so the retry need not wait for the lease."""
+        with self._db() as db:
+            db.execute(
+                update(Grade)
+                .where(Grade.session_id == session_id, Grade.claimed_by == owner)
+                .values(claimed_by=None, claimed_until=None)
+            )
+            db.commit()
 
     def pending_grades(self) -> list[int]:
         """Sessions whose grade is still pending (to enqueue again after a restart)."""
@@ -445,6 +505,7 @@ class Store:
                 row = Grade(session_id=session_id)
                 db.add(row)
             row.status, row.error, row.report = "done", None, report
+            row.claimed_by, row.claimed_until = None, None
             row.overall, row.passed = report.get("overall"), report.get("passed")
             row.engine, row.model = prov.get("engine"), prov.get("model")
             row.rubric_id, row.rubric_hash = prov.get("rubric_id"), prov.get("rubric_hash")
@@ -455,6 +516,7 @@ class Store:
             row = db.scalar(select(Grade).where(Grade.session_id == session_id))
             if row is not None:
                 row.status, row.error = "failed", error
+                row.claimed_by, row.claimed_until = None, None
                 db.commit()
 
     def add_override(
@@ -624,3 +686,8 @@ def _session_info(
         passed,
         s.source,
     )
+
+
+def _rows(result: Any) -> int:
+    """How many rows an UPDATE changed."""
+    return int(cast(CursorResult[Any], result).rowcount)

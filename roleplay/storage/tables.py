@@ -116,6 +116,10 @@ class Grade(Base):
     rubric_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     rubric_hash: Mapped[str | None] = mapped_column(String(32), nullable=True)
     report: Mapped[dict[str, object] | None] = mapped_column(JSON, nullable=True)
+    # The worker grading it now, and until when its lease holds (renewed while it works):
+    # another worker takes the grade over only once the lease has run out.
+    claimed_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
