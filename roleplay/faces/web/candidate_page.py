@@ -41,18 +41,23 @@ def _history(turns: list[Turn]) -> list[Message]:
     ]
 
 
+#: The briefing's heading per persona channel: the conversation is always typed here.
+CHANNEL_HEADINGS = {
+    "chat": "a customer chat",
+    "phone": "a customer call, held here in writing",
+    "email": "a customer email, answered here in writing",
+}
+
+
 def _briefing(view: CandidateView) -> str:
     p = view.persona
     e = html.escape
     name = f" for {e(view.invite.candidate_name)}" if view.invite.candidate_name else ""
     mode = "Practice" if view.invite.mode == "practice" else "Assessment"
-    limit = (
-        f" You have {view.invite.time_limit_minutes:g} minutes."
-        if view.invite.time_limit_minutes
-        else ""
-    )
+    minutes = view.invite.time_limit_minutes
+    limit = f" You have {minutes:g} minute{'' if minutes == 1 else 's'}." if minutes else ""
     return (
-        f"<h2>{e(p.briefing.company)}: customer {e(p.briefing.channel)}</h2>"
+        f"<h2>{e(p.briefing.company)}: {CHANNEL_HEADINGS[p.briefing.channel]}</h2>"
         f"<p><b>{mode}{name}.</b> {e(p.briefing.candidate_brief)}{limit}</p>"
     )
 
