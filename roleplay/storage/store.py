@@ -460,8 +460,10 @@ class Store:
             row = db.execute(
                 select(Grade.status, Grade.claimed_until).where(Grade.session_id == session_id)
             ).first()
-        if row is None or row.status != "pending" or row.claimed_until is None:
+        if row is None or row.status != "pending":
             return GradeClaim("not pending")
+        if row.claimed_until is None:  # released between the two statements: look again now
+            return GradeClaim("busy")
         until = _aware(row.claimed_until)
         return GradeClaim("busy", wait=max(0.0, (until - now).total_seconds()))
 
