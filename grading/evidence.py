@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
+from grading import writing
 from grading.report import CriterionScore, Evidence, Flag
 from grading.rubric import Criterion
 from roleplay.core.director import Director, Outcome
@@ -416,7 +417,7 @@ def _trigger(ann: Annotations, rule: PolicyRule) -> int | Literal[False] | None:
 
 
 # ------------------------------------------------------------------------- analyzers
-Result = tuple[int, str, list[Evidence]]
+Result = tuple[int | None, str, list[Evidence]]
 
 
 def _ev(ann: Annotations, turn: int, quote: str | None) -> Evidence:
@@ -622,12 +623,42 @@ def resolution(ann: Annotations) -> Result:
     return 1, "no resolution offered", evidence
 
 
+def _vocabulary(ann: Annotations) -> set[str]:
+    """Words never counted as misspelled: the customer's own and the persona's (names,
+    products, places, the company's terms)."""
+    words: set[str] = set()
+    for t in ann.transcript.turns:
+        if t.speaker == "customer":
+            words.update(writing.words_of(t.text))
+
+    def walk(value: object) -> None:
+        if isinstance(value, str):
+            words.update(writing.words_of(value))
+        elif isinstance(value, dict):
+            for v in value.values():
+                walk(v)
+        elif isinstance(value, list | tuple):
+            for v in value:
+                walk(v)
+
+    walk(ann.persona.model_dump(mode="json"))
+    return words
+
+
+def written_communication(ann: Annotations) -> Result:
+    """Spelling, mechanics and clarity of the candidate's own messages (those addressed to
+    the grader left out), in the persona's language."""
+    turns = {t: ann.text(t) for t in ann.candidate() if t not in ann.injections}
+    return writing.assess(turns, ann.persona.language, _vocabulary(ann))
+
+
 ANALYZERS: dict[str, Callable[[Annotations], Result]] = {
     "calmness": calmness,
     "active_listening": active_listening,
     "empathy": empathy,
     "policy_adherence": policy_adherence,
     "resolution": resolution,
+    "written_communication": written_communication,
 }
 
 
@@ -665,6 +696,14 @@ def evidence_grade(
             flags.append(Flag(kind="not_assessed", detail=f"{c.id}: {why}"))
             continue
         score, rationale, evidence = analyzer(ann)
+        if score is None:
+            scores.append(
+                CriterionScore(
+                    criterion=c.id, name=c.name, weight=c.weight, score=None, rationale=rationale
+                )
+            )
+            flags.append(Flag(kind="not_assessed", detail=f"{c.name}: {rationale}"))
+            continue
         scores.append(
             CriterionScore(
                 criterion=c.id,

@@ -5,7 +5,9 @@ verdicts replace the evidence scores criterion by criterion, under three rules c
 a broken must-not policy rule keeps policy adherence at the evidence score (the judge cannot
 overrule a compliance blocker); when the candidate tried to instruct the grader, no judged
 score may exceed the evidence score; and a criterion the judge could not answer validly keeps
-its evidence score with a ``judge_fallback`` flag.
+its evidence score with a ``judge_fallback`` flag. Written communication is judged on top of
+the spelling check: the judge adds grammar and clarity and may lower the evidence score, never
+raise it (misspellings are counted in code), and the words the check flagged stay cited.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ from roleplay.understanding import Reader
 
 #: A judge spread of this many levels or more over k samples flags the criterion unstable.
 UNSTABLE_SPREAD = 2
+#: Criteria whose evidence score is a ceiling for the judge (counted in code).
+COUNTED_IN_CODE = frozenset({"written_communication"})
 
 
 def make_judge(settings: Settings) -> Judge | None:
@@ -221,10 +225,18 @@ def _apply_judge(
             )
             continue
         chosen = _closest(verdicts, judged)
+        quoted = [Evidence(turn=e.turn, quote=e.quote.strip()) for e in chosen.evidence]
+        if s.criterion in COUNTED_IN_CODE and s.score is not None:
+            if judged >= s.score:
+                s.rationale += f" (judge: {chosen.reasoning})"
+                continue
+            s.rationale = f"{chosen.reasoning} (spelling check: {s.rationale})"
+            quoted = [*s.evidence, *quoted]
         s.score, s.source = judged, "llm"
         s.level = levels[s.criterion][judged]
-        s.rationale = chosen.reasoning
-        s.evidence = [Evidence(turn=e.turn, quote=e.quote.strip()) for e in chosen.evidence]
+        if s.criterion not in COUNTED_IN_CODE:
+            s.rationale = chosen.reasoning
+        s.evidence = quoted
 
 
 def _closest(verdicts: list[CriterionJudgement], score: int) -> CriterionJudgement:

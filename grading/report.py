@@ -28,6 +28,9 @@ class Evidence(BaseModel):
 
     turn: int = Field(ge=0, description="Index of the turn in the transcript.")
     quote: str = Field(description="Words from that turn, verbatim.")
+    note: str | None = Field(
+        None, description="What is wrong with the words, e.g. a misspelling and its fix."
+    )
 
 
 class CriterionScore(BaseModel):
@@ -263,5 +266,54 @@ def to_feedback_html(report: GradeReport) -> str:
     )
     return (
         f"<h3>Your result: {report.overall:.0f}/100 ({FEEDBACK_WORDS[report.verdict]})</h3>"
-        f"<ul>{items}</ul>{notes}"
+        f"<ul>{items}</ul>{_writing_fixes(report)}{notes}"
     )
+
+
+def writing_marks(report: GradeReport | None) -> dict[int, list[Evidence]]:
+    """Turn → the words the writing check flagged in it (for highlighting the transcript)."""
+    marks: dict[int, list[Evidence]] = {}
+    for c in report.criteria if report else []:
+        if c.criterion == "written_communication":
+            for ev in c.evidence:
+                if ev.note:
+                    marks.setdefault(ev.turn, []).append(ev)
+    return marks
+
+
+def marked_html(text: str, marks: list[Evidence]) -> str:
+    """``text`` escaped, with each flagged word wrapped in ``<mark>`` and its note as the
+    tooltip (each mark on its next occurrence, left to right)."""
+    spans: list[tuple[int, int, str]] = []
+    for ev in marks:
+        start = 0
+        while (at := text.find(ev.quote, start)) >= 0:
+            if all(at >= b or at + len(ev.quote) <= a for a, b, _ in spans):
+                spans.append((at, at + len(ev.quote), ev.note or ""))
+                break
+            start = at + 1
+    out, pos = [], 0
+    for a, b, note in sorted(spans):
+        out.append(html.escape(text[pos:a]))
+        out.append(
+            f'<mark class="writing" title="{html.escape(note)}">{html.escape(text[a:b])}</mark>'
+        )
+        pos = b
+    out.append(html.escape(text[pos:]))
+    return "".join(out)
+
+
+def _writing_fixes(report: GradeReport) -> str:
+    """The words the writing check flagged, each with what to do about it."""
+    noted = dict.fromkeys(
+        (ev.quote, ev.note)
+        for c in report.criteria
+        if c.criterion == "written_communication"
+        for ev in c.evidence
+        if ev.note
+    )
+    if not noted:
+        return ""
+    e = html.escape
+    items = "".join(f"<li>“{e(quote)}”: {e(note or '')}</li>" for quote, note in noted)
+    return f"<p><b>What to fix in your writing:</b></p><ul class='writing-fixes'>{items}</ul>"

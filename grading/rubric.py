@@ -31,7 +31,7 @@ class Criterion(BaseModel):
 
     id: Slug = Field(
         description="Identifier; the built-in evidence analyzers use calmness, "
-        "active_listening, empathy, policy_adherence and resolution."
+        "active_listening, empathy, policy_adherence, resolution and written_communication."
     )
     name: str = Field(min_length=1, description="Display name.")
     description: str = Field(min_length=1, description="What the criterion measures.")

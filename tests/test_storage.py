@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import text
@@ -37,7 +38,7 @@ def service(store: Store, library: PersonaLibrary) -> Iterator[CandidateService]
 def test_migrations_are_named_recorded_and_idempotent(store: Store, db_url: str) -> None:
     with store.engine.connect() as conn:
         assert conn.execute(text("select version_num from alembic_version")).scalar() == (
-            "0006_grade_claims"
+            "0007_invite_rubric"
         )
     Store.open(db_url).close()  # a second start applies nothing and breaks nothing
 
@@ -321,12 +322,22 @@ def test_upgrading_an_existing_database_keeps_its_data(db_url: str) -> None:
     with engine.begin() as conn:
         config.attributes["connection"] = conn
         command.upgrade(config, "0001_initial")  # a database from the first release
-    old = Store(engine)
-    token = old.create_invite("damaged-laptop", "practice", candidate_name="Early")
+    token = "an-invite-from-the-first-release"
+    with engine.begin() as conn:  # written as that release wrote it (today's tables have more)
+        conn.execute(
+            text(
+                "insert into invites (token_hash, persona_id, mode, candidate_name, "
+                "attempts_allowed, created_at) values (:h, 'damaged-laptop', 'practice', "
+                "'Early', 1, :at)"
+            ),
+            {"h": token_hash(token), "at": datetime.now(UTC)},
+        )
     engine.dispose()
 
     upgraded = Store.open(db_url)
-    assert upgraded.invite_for_token(token) is not None
+    invite = upgraded.invite_for_token(token)
+    assert invite is not None and invite.candidate_name == "Early"
+    assert invite.rubric_id is None  # graded with the default rubric, as before
     with upgraded.engine.connect() as conn:
         assert conn.execute(text("select count(*) from overrides")).scalar() == 0
     upgraded.close()

@@ -555,6 +555,13 @@ def users_remove(name: str, yes: bool) -> None:
 @click.option("--attempts", default=1, show_default=True, type=int)
 @click.option("--time-limit", "time_limit", default=None, type=float, help="Minutes.")
 @click.option(
+    "--rubric",
+    "rubric_id",
+    default="default",
+    show_default=True,
+    help="The rubric its sessions are graded with (chat-email adds written communication).",
+)
+@click.option(
     "--base-url",
     default=None,
     help="Public address of the server (default ROLEPLAY_PUBLIC_URL or http://127.0.0.1:7860).",
@@ -565,6 +572,7 @@ def invite(
     candidate: str | None,
     attempts: int,
     time_limit: float | None,
+    rubric_id: str,
     base_url: str | None,
 ) -> None:
     """Create an invite link for a candidate (studio-saved personas included)."""
@@ -578,6 +586,7 @@ def invite(
         attempts=attempts,
         time_limit_minutes=time_limit,
         created_by="cli",
+        rubric_id=rubric_id,
     )
     click.echo(made.link)
 

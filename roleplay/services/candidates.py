@@ -285,10 +285,10 @@ class CandidateService:
 
     # ------------------------------------------------------------------ grading
     def _grade(self, session_id: int, rubric_id: str | None = None) -> None:
-        """Grade a finished session and store the report (a queue job; raises on failure)."""
-        report = self.grading.grade_transcript(
-            self.store.transcript(session_id), rubric_id or "default"
-        )
+        """Grade a finished session and store the report (a queue job; raises on failure),
+        with ``rubric_id``, else the rubric its invite names, else the default."""
+        rubric = rubric_id or self.store.session_rubric(session_id) or "default"
+        report = self.grading.grade_transcript(self.store.transcript(session_id), rubric)
         self.store.save_grade(session_id, report.model_dump(mode="json"))
 
     def regrade_all(self, rubric_id: str = "default") -> int:

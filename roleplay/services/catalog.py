@@ -81,6 +81,11 @@ class Catalog:
             f"unknown rubric {rubric_id!r}", hint=f"known: {', '.join(self.rubric_ids())}"
         )
 
+    def rubric_choices(self) -> list[tuple[str, str]]:
+        """(name, id) of every rubric, for people to pick from, the default first."""
+        ids = sorted(self.rubric_ids(), key=lambda r: (r != "default", r))
+        return [(self.rubric(r).name, r) for r in ids]
+
     def rubric(self, rubric_id: str = "default") -> Rubric:
         saved = self._saved("rubric", rubric_id)
         if saved:

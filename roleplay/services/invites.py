@@ -41,9 +41,12 @@ class InviteService:
         attempts: int = 1,
         time_limit_minutes: float | None = None,
         created_by: str | None = None,
+        rubric_id: str = "default",
     ) -> NewInvite:
-        """A new invite; the secret token is shown once, only its hash is stored."""
+        """A new invite; the secret token is shown once, only its hash is stored. Its
+        sessions are graded with ``rubric_id`` (e.g. chat-email for a written desk)."""
         self.catalog.persona(persona_id)  # NotFound, with the closest ids, when unknown
+        self.catalog.rubric(rubric_id)
         if mode not in MODES:
             raise InvalidValue("mode", "must be practice or assessment")
         if attempts < 1 or attempts > 100:
@@ -60,5 +63,6 @@ class InviteService:
             attempts=attempts,
             time_limit_minutes=time_limit_minutes,
             created_by=created_by,
+            rubric_id=None if rubric_id == "default" else rubric_id,
         )
         return NewInvite(token, self.link(token))

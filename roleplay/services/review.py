@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from grading.report import CriterionScore, GradeReport, settle, to_html
+from grading.report import CriterionScore, GradeReport, marked_html, settle, to_html, writing_marks
 from grading.rubric import get_rubric
 from roleplay.errors import InvalidValue, NotFound
 from roleplay.services.catalog import Catalog
@@ -298,10 +298,11 @@ class ReviewService:
         """A printable page: the report, then the transcript. Everything is escaped."""
         report = self.report(session_id)
         transcript = self.store.transcript(session_id)
+        marks = writing_marks(report)
         turns = "".join(
             f"<p><b>{i}. {'Customer' if t.speaker == 'customer' else 'Candidate'}</b>"
             f"{f' (mood {t.mood})' if t.speaker == 'customer' and t.mood is not None else ''}: "
-            f"{html.escape(t.text)}</p>"
+            f"{marked_html(t.text, marks.get(i, []))}</p>"
             for i, t in enumerate(transcript.turns)
         )
         audit = "".join(

@@ -63,6 +63,7 @@ class InviteInfo:
     candidate_name: str | None
     attempts_allowed: int
     time_limit_minutes: float | None
+    rubric_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -255,6 +256,7 @@ class Store:
         attempts: int = 1,
         time_limit_minutes: float | None = None,
         created_by: str | None = None,
+        rubric_id: str | None = None,
     ) -> str:
         """Store an invite (checked by :class:`roleplay.services.invites.InviteService`);
         returns the secret token (only its hash is stored)."""
@@ -269,10 +271,20 @@ class Store:
                     attempts_allowed=attempts,
                     time_limit_minutes=time_limit_minutes,
                     created_by=created_by,
+                    rubric_id=rubric_id,
                 )
             )
             db.commit()
         return token
+
+    def session_rubric(self, session_id: int) -> str | None:
+        """The rubric the session's invite asks for (None: the default rubric)."""
+        with self._db() as db:
+            return db.scalar(
+                select(Invite.rubric_id)
+                .join(Session, Session.invite_id == Invite.id)
+                .where(Session.id == session_id)
+            )
 
     def invite_for_token(self, token: str | None) -> InviteInfo | None:
         if not token or len(token) > 200:
@@ -288,6 +300,7 @@ class Store:
             inv.candidate_name,
             inv.attempts_allowed,
             inv.time_limit_minutes,
+            inv.rubric_id,
         )
 
     # ------------------------------------------------------------------ sessions

@@ -57,6 +57,8 @@ class Invite(Base):
     candidate_name: Mapped[str | None] = mapped_column(String(120), nullable=True)
     attempts_allowed: Mapped[int] = mapped_column(Integer, default=1)
     time_limit_minutes: Mapped[float | None] = mapped_column(Float, nullable=True)
+    #: The rubric its sessions are graded with; None means the default rubric.
+    rubric_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 

@@ -18,6 +18,7 @@ from fastapi import FastAPI, HTTPException, Query
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
+from grading.report import marked_html, writing_marks
 from roleplay.errors import NotFound
 from roleplay.faces.web.auth import current_user, sign_out_button
 from roleplay.faces.web.handlers import guarded
@@ -35,6 +36,7 @@ CSS = """
 .transcript .customer{background:#f6f6f6}.transcript .candidate{background:#fff8ef}
 .transcript .cited{border:2px solid #e67e22}.transcript .turn:target{outline:3px solid #2a7ae2}
 .transcript .meta{font-size:.85em;color:#555}
+.transcript mark.writing{background:#fde2e2;text-decoration:underline wavy #c0392b}
 """
 
 
@@ -48,6 +50,7 @@ def session_view(review: ReviewService, session_id: int) -> str:
     transcript = store.transcript(session_id)
     report = review.report(session_id)
     cited = {e.turn for c in (report.criteria if report else []) for e in c.evidence}
+    marks = writing_marks(report)
     info = store.session(session_id)
     parts = [
         f"<h3>Session {session_id}: {html.escape(info.candidate_name or 'candidate')} · "
@@ -67,7 +70,7 @@ def session_view(review: ReviewService, session_id: int) -> str:
         cls = f"turn {t.speaker}{' cited' if i in cited else ''}"
         parts.append(
             f'<div class="{cls}" id="turn-{i}"><div class="meta">{meta}</div>'
-            f"{html.escape(t.text)}</div>"
+            f"{marked_html(t.text, marks.get(i, []))}</div>"
         )
     parts.append("</div>")
     if report is None:
@@ -84,7 +87,7 @@ def session_view(review: ReviewService, session_id: int) -> str:
     for c in report.criteria:
         links = "".join(
             f'<li><a class="evidence" href="#turn-{e.turn}">turn {e.turn}</a>: '
-            f"“{html.escape(e.quote)}”</li>"
+            f"“{html.escape(e.quote)}”{' (' + html.escape(e.note) + ')' if e.note else ''}</li>"
             for e in c.evidence
         )
         source = " (override)" if c.source == "override" else ""
@@ -290,6 +293,12 @@ def build(
                     i_limit = gr.Number(
                         value=None, label="Time limit (minutes, optional)", elem_id="i-limit"
                     )
+                    i_rubric = gr.Dropdown(
+                        catalog.rubric_choices(),
+                        value="default",
+                        label="Rubric (Chat and email desk adds written communication)",
+                        elem_id="i-rubric",
+                    )
                 i_btn = gr.Button("Create invite link", elem_id="i-create")
                 i_link = gr.Textbox(label="Invite link", interactive=False, elem_id="i-link")
 
@@ -418,6 +427,7 @@ def build(
             candidate: str,
             attempts: float | None,
             limit: float | None,
+            rubric: str | None,
             request: gr.Request,
         ) -> str:
             if not persona:
@@ -429,10 +439,13 @@ def build(
                 attempts=int(attempts or 1),
                 time_limit_minutes=limit or None,
                 created_by=current_user(request, accounts),
+                rubric_id=rubric or "default",
             )
             return made.link
 
         i_btn.click(
-            on_invite, inputs=[i_persona, i_mode, i_candidate, i_attempts, i_limit], outputs=i_link
+            on_invite,
+            inputs=[i_persona, i_mode, i_candidate, i_attempts, i_limit, i_rubric],
+            outputs=i_link,
         )
     return page
