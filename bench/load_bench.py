@@ -155,7 +155,7 @@ def main() -> None:
                 base_port,
                 work / f"{backend}-baseline.log",
             )
-            store = Store.open(f"sqlite:///{work / backend / 'roleplay.storage.tables'}")
+            store = Store.open(f"sqlite:///{work / backend / 'roleplay.db'}")
             try:
                 for n in tqdm(waves, desc=f"{backend} waves", file=sys.stderr):
                     base = f"http://127.0.0.1:{base_port}"

@@ -92,7 +92,7 @@ def _postgres_database() -> Iterator[str]:
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'roleplay.storage.tables'}"
+        yield f"sqlite:///{tmp_path / 'roleplay.db'}"
     else:
         yield from _postgres_database()
 

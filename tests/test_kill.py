@@ -24,7 +24,7 @@ def test_server_killed_mid_conversation_loses_no_turn(browser: Any, tmp_path: Pa
         shown = page.inner_text("#chat")
 
         server.kill()
-        store = Store.open(f"sqlite:///{server.home / 'roleplay.storage.tables'}")
+        store = Store.open(f"sqlite:///{server.home / 'roleplay.db'}")
         stored = [t.text for t in store.transcript(1).turns]
         store.close()
         assert len(stored) == 5 and stored[1] == scripts.GOOD[0] and stored[3] == scripts.GOOD[1]

@@ -83,7 +83,7 @@ def test_the_file_history_exploit_returns_nothing(server: Server) -> None:
     finally:
         caller.close()
     # the direct entry points and file routes answer nothing, for any path
-    db = server.home / "roleplay.storage.tables"
+    db = server.home / "roleplay.db"
     persona = builtin_dir() / "damaged-laptop.yaml"
     with httpx.Client(base_url=server.url) as http:
         for route in ("call/send", "run/send", "api/send", "call/v2/send"):
@@ -122,7 +122,7 @@ def test_uploads_and_oversized_requests_are_refused(server: Server) -> None:
         assert "the limit is 2,000" in json.dumps(last)
     finally:
         caller.close()
-    store = Store.open(f"sqlite:///{server.home / 'roleplay.storage.tables'}")
+    store = Store.open(f"sqlite:///{server.home / 'roleplay.db'}")
     try:
         invite = store.invite_for_token(token)
         assert invite is not None
@@ -193,7 +193,7 @@ def test_simultaneous_starts_cannot_beat_the_attempts_limit(server: Server) -> N
 
     with ThreadPoolExecutor(10) as pool:
         list(pool.map(start, range(10)))
-    store = Store.open(f"sqlite:///{server.home / 'roleplay.storage.tables'}")
+    store = Store.open(f"sqlite:///{server.home / 'roleplay.db'}")
     try:
         invite = store.invite_for_token(token)
         assert invite is not None

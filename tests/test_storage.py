@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -15,7 +16,7 @@ from roleplay.core.library import PersonaLibrary
 from roleplay.errors import BackendError, InvalidValue, RoleplayError
 from roleplay.services.accounts import AccountService, SignInThrottled
 from roleplay.services.candidates import AccessDenied, CandidateService
-from roleplay.storage.store import InviteInfo, Store, token_hash
+from roleplay.storage.store import InviteInfo, Store, default_url, token_hash
 from roleplay.testing import FakeChatServer, FakeReply
 from tests import scripts
 from tests.scripts import talk
@@ -341,3 +342,21 @@ def test_upgrading_an_existing_database_keeps_its_data(db_url: str) -> None:
     with upgraded.engine.connect() as conn:
         assert conn.execute(text("select count(*) from overrides")).scalar() == 0
     upgraded.close()
+
+
+def test_the_database_is_roleplay_db_and_a_home_with_the_misnamed_file_keeps_its_data(
+    tmp_path: Path,
+) -> None:
+    fresh = Settings.from_env({"ROLEPLAY_HOME": str(tmp_path / "fresh")})
+    assert default_url(fresh) == f"sqlite:///{tmp_path / 'fresh' / 'roleplay.db'}"
+    home = tmp_path / "used"
+    home.mkdir()
+    old = Store.open(f"sqlite:///{home / 'roleplay.storage.tables'}")
+    token = old.create_invite("damaged-laptop", "practice", candidate_name="Kept")
+    old.close()
+    store = Store.open(default_url(Settings.from_env({"ROLEPLAY_HOME": str(home)})))
+    try:
+        invite = store.invite_for_token(token)
+        assert invite is not None and invite.candidate_name == "Kept"
+    finally:
+        store.close()

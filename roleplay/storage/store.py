@@ -48,11 +48,21 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
+#: The SQLite file in ROLEPLAY_HOME.
+DATABASE_FILE = "roleplay.db"
+#: The name a code move gave the file by mistake for a day (2026-12-01); a home that only has
+#: that file keeps using it, so no one's sessions seem to vanish.
+MISNAMED_FILE = "roleplay.storage.tables"
+
+
 def default_url(settings: Settings) -> str:
     if settings.database_url:
         return settings.database_url
     settings.home.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{settings.home / 'roleplay.storage.tables'}"
+    path = settings.home / DATABASE_FILE
+    if not path.exists() and (settings.home / MISNAMED_FILE).exists():
+        path = settings.home / MISNAMED_FILE
+    return f"sqlite:///{path}"
 
 
 @dataclass(frozen=True)
