@@ -22,6 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
+import regex
+
 from grading import writing
 from grading.report import CriterionScore, Evidence, Flag
 from grading.rubric import Criterion
@@ -420,10 +422,24 @@ def _trigger(ann: Annotations, rule: PolicyRule) -> int | Literal[False] | None:
 Result = tuple[int | None, str, list[Evidence]]
 
 
+#: Where one sentence ends and the next begins.
+_BOUNDARY = regex.compile(r"(?<=[.!?…])\s+|\n+")
+
+
+def whole_sentences(text: str, quote: str | None) -> str:
+    """The whole sentence(s) of ``text`` holding ``quote`` (a reader's quote may be a
+    fragment, "box was"), or the first sentence when there is no quote; verbatim."""
+    at = text.find(quote) if quote else -1
+    end_of_quote = at + len(quote) if quote and at >= 0 else 0
+    if at < 0:
+        at = 0
+    start = max((m.end() for m in _BOUNDARY.finditer(text, 0, at + 1) if m.end() <= at), default=0)
+    after = _BOUNDARY.search(text, max(end_of_quote, start + 1))
+    return text[start : after.start() if after else len(text)].strip()
+
+
 def _ev(ann: Annotations, turn: int, quote: str | None) -> Evidence:
-    text = ann.text(turn)
-    q = quote if quote and quote in text else text[:160]
-    return Evidence(turn=turn, quote=q)
+    return Evidence(turn=turn, quote=whole_sentences(ann.text(turn), quote))
 
 
 def calmness(ann: Annotations) -> Result:
@@ -704,6 +720,10 @@ def evidence_grade(
             )
             flags.append(Flag(kind="not_assessed", detail=f"{c.name}: {rationale}"))
             continue
+        # two readings of one sentence cite it once (each flagged word still counts)
+        evidence = list(
+            {(e.turn, e.quote, i if e.note else -1): e for i, e in enumerate(evidence)}.values()
+        )
         scores.append(
             CriterionScore(
                 criterion=c.id,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Literal
 
@@ -151,6 +152,12 @@ def overall_score(criteria: list[CriterionScore]) -> float:
     return round(value, 1)
 
 
+def points(overall: float) -> str:
+    """The overall as people read it everywhere (dashboard, reports, exports): one decimal,
+    none when whole ("91.7", "100")."""
+    return f"{overall:.1f}".removesuffix(".0")
+
+
 VERDICT_WORDS: dict[str, str] = {"pass": "pass", "fail": "fail", "needs_review": "needs review"}
 
 
@@ -159,7 +166,7 @@ def render_text(report: GradeReport, source: str = "") -> str:
     verdict = VERDICT_WORDS[report.verdict].upper()
     lines = [
         f"{head}persona {report.persona} · outcome {report.outcome or '-'} · "
-        f"overall {report.overall:.0f}/100 · {verdict} (pass mark {report.pass_mark:.0f})"
+        f"overall {points(report.overall)}/100 · {verdict} (pass mark {report.pass_mark:.0f})"
     ]
     for c in report.criteria:
         lines.append(f"  {c.name:<24} {c.shown:>4}  {c.rationale}")
@@ -181,7 +188,7 @@ def to_markdown(report: GradeReport) -> str:
     out = [
         f"# Grade report: {report.persona}",
         "",
-        f"**Overall {report.overall:.0f}/100, {verdict}** (pass mark {report.pass_mark:.0f}). "
+        f"**Overall {points(report.overall)}/100, {verdict}** (pass mark {report.pass_mark:.0f}). "
         f"Outcome: {report.outcome or '-'}.",
         "",
         "| Criterion | Score | Level | Rationale |",
@@ -210,9 +217,11 @@ def to_markdown(report: GradeReport) -> str:
     return "\n".join(out) + "\n"
 
 
-def to_html(report: GradeReport) -> str:
-    """A printable HTML page. Everything from the transcript is escaped."""
+def to_html(report: GradeReport, about: Sequence[tuple[str, str]] = ()) -> str:
+    """A printable HTML page, headed by ``about`` (label, value: who, what, when). Everything
+    from the transcript is escaped."""
     e = html.escape
+    facts = "".join(f"<dt>{e(k)}</dt><dd>{e(v)}</dd>" for k, v in about)
     rows = []
     for c in report.criteria:
         evidence = "".join(f"<li>turn {ev.turn}: “{e(ev.quote)}”</li>" for ev in c.evidence)
@@ -231,9 +240,12 @@ def to_html(report: GradeReport) -> str:
         f"<title>Grade report: {e(report.persona)}</title>"
         "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}"
         "td,th{border:1px solid #ccc;padding:.4em;vertical-align:top}"
-        "table{border-collapse:collapse}</style></head><body>"
+        "table{border-collapse:collapse}dl{display:grid;grid-template-columns:max-content auto;"
+        "gap:.2em 1em}dt{font-weight:bold}dd{margin:0}"
+        "mark.writing{background:#fde2e2}</style></head><body>"
         f"<h1>Grade report: {e(report.persona)}</h1>"
-        f"<p><b>Overall {report.overall:.0f}/100, {verdict}</b> "
+        + (f"<dl class='about'>{facts}</dl>" if facts else "")
+        + f"<p><b>Overall {points(report.overall)}/100, {verdict}</b> "
         f"(pass mark {report.pass_mark:.0f}). Outcome: {e(report.outcome or '-')}.</p>"
         "<table><tr><th>Criterion</th><th>Score</th><th>Level</th><th>Rationale and evidence"
         f"</th></tr>{''.join(rows)}</table>"
@@ -265,7 +277,7 @@ def to_feedback_html(report: GradeReport) -> str:
         else ""
     )
     return (
-        f"<h3>Your result: {report.overall:.0f}/100 ({FEEDBACK_WORDS[report.verdict]})</h3>"
+        f"<h3>Your result: {points(report.overall)}/100 ({FEEDBACK_WORDS[report.verdict]})</h3>"
         f"<ul>{items}</ul>{_writing_fixes(report)}{notes}"
     )
 

@@ -134,6 +134,21 @@ def test_every_quote_is_verbatim_from_its_turn(reports: dict[str, GradeReport]) 
                 assert ev.quote in turns[ev.turn].text, (name, c.criterion, ev)
 
 
+def test_quotes_are_whole_sentences(reports: dict[str, GradeReport]) -> None:
+    """A reviewer reads a cited sentence, not a fragment ("box was") or a cut-off line."""
+    for name, r in reports.items():
+        turns = read_transcript(HERE / f"{name}.json").turns
+        for c in r.criteria:
+            for ev in c.evidence:
+                text = turns[ev.turn].text
+                at = text.index(ev.quote)
+                before, after = text[:at].rstrip(), text[at + len(ev.quote) :]
+                assert before == "" or before[-1] in ".!?…", (name, c.criterion, ev.quote)
+                assert after == "" or ev.quote[-1] in ".!?…", (name, c.criterion, ev.quote)
+            cited = [(ev.turn, ev.quote) for ev in c.evidence]
+            assert len(cited) == len(set(cited)), (name, c.criterion, cited)  # each once
+
+
 def test_overall_is_computed_from_the_weights(
     reports: dict[str, GradeReport], rubric: Rubric
 ) -> None:

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from grading.report import points
 from roleplay.config import Settings
 from roleplay.core.library import PersonaLibrary
 from roleplay.errors import InvalidValue
@@ -93,8 +94,13 @@ def test_filters_and_sorting(graded: tuple[Store, dict[str, int]]) -> None:
 def test_cohort_compare_mood_and_exports(graded: tuple[Store, dict[str, int]]) -> None:
     store, ids = graded
     review = ReviewService(store)
-    cohort = dict((name, (mine, others)) for name, mine, others in review.cohort(ids["Ann"]))
+    found = review.cohort(ids["Ann"])
+    cohort = dict((name, (mine, others)) for name, mine, others in found.rows)
     assert cohort["Calmness"][0] == 5 and cohort["Calmness"][1] is not None
+    assert found.others == 2  # Rob and Pia; Ann herself is left out, and the caption says so
+    assert found.caption() == (
+        "Cohort mean: the 2 other graded sessions of this persona (this session not included)."
+    )
     headers, body = review.compare([ids["Ann"], ids["Rob"]])
     assert headers == ["criterion", f"Ann (#{ids['Ann']})", f"Rob (#{ids['Rob']})"]
     assert body[-1] == ["result", "pass", "fail"]
@@ -106,6 +112,12 @@ def test_cohort_compare_mood_and_exports(graded: tuple[Store, dict[str, int]]) -
     assert json.loads(review.export_json(rows))[0]["persona"] == "damaged-laptop"
     page = review.session_html(ids["Ann"])
     assert "<h2>Transcript</h2>" in page and "Grade report" in page
+    # the printable page says who, what and when, and rounds as the dashboard does
+    ann = next(r for r in rows if r.id == ids["Ann"])
+    assert f"<dt>Session</dt><dd>{ids['Ann']}</dd><dt>Candidate</dt><dd>Ann</dd>" in page
+    assert "<dt>Mode</dt><dd>assessment</dd>" in page and "<dt>Started</dt><dd>20" in page
+    assert ann.overall is not None and f"Overall {points(ann.overall)}/100" in page
+    assert (points(91.7), points(100.0), points(66.7)) == ("91.7", "100", "66.7")
 
 
 def test_csv_cells_never_become_spreadsheet_formulas() -> None:

@@ -22,7 +22,7 @@ XSS = "<script>alert(1)</script>"
 @pytest.fixture
 def server(tmp_path: Path, library: PersonaLibrary) -> Iterator[Server]:
     srv = Server(tmp_path / "home").start()
-    store = Store.open(f"sqlite:///{srv.home / 'roleplay.storage.tables'}")
+    store = Store.open(f"sqlite:///{srv.home / 'roleplay.db'}")
     svc = CandidateService(store, Settings.from_env({"ROLEPLAY_HOME": str(srv.home)}), library)
     for name, script in [
         ("Ann", scripts.GOOD),
@@ -81,8 +81,9 @@ def test_reviewer_filters_opens_follows_evidence_overrides_and_exports(
         overall_before = page.inner_text("#overall")
         # override calmness with a note
         page.click("#o-criterion input")
-        page.get_by_role("option", name="calmness").click()
-        page.fill("#o-score input", "4")
+        page.get_by_role("option", name="Calmness").click()  # names, not ids
+        page.click("#o-score input")
+        page.get_by_role("option", name="4", exact=True).click()
         note = "Customer provoked it <img src=x onerror=alert(3)>"
         page.fill("#o-note textarea", note)
         page.click("#override")
@@ -90,6 +91,8 @@ def test_reviewer_filters_opens_follows_evidence_overrides_and_exports(
         audit = page.inner_text("#audit")
         assert "rita changed calmness" in audit and "to 4" in audit and note in audit
         assert page.inner_text("#overall") != overall_before
+        # the criterion chosen stays chosen for the next override
+        assert page.input_value("#o-criterion input") == "Calmness"
         shot(page, "reviewer-override")
         # export the filtered sessions as CSV
         page.get_by_role("tab", name="Sessions", exact=True).click()
@@ -119,6 +122,8 @@ def test_compare_and_invite_from_the_dashboard(browser: Any, server: Server) -> 
         page.click("#i-persona input")
         page.get_by_role("option", name="cancelled-flight").click()
         page.fill("#i-candidate textarea, #i-candidate input", "Zoe")
+        page.click("#i-rubric input")
+        page.get_by_role("option", name="Chat and email desk").click()
         page.click("#i-create")
         page.wait_for_function(
             "document.querySelector('#i-link textarea, #i-link input').value.includes('token=')"

@@ -79,6 +79,22 @@ class SessionRow:
         ]
 
 
+@dataclass(frozen=True)
+class Cohort:
+    """A session's scores beside its persona's other graded sessions."""
+
+    #: (criterion name, this session's score, the others' mean)
+    rows: list[tuple[str, int | None, float | None]]
+    #: how many other graded sessions the means are over
+    others: int
+
+    def caption(self) -> str:
+        if not self.others:
+            return "No other graded session of this persona yet to compare with."
+        n = f"{self.others} other graded session{'s' if self.others != 1 else ''}"
+        return f"Cohort mean: the {n} of this persona (this session not included)."
+
+
 class RowFilter(BaseModel):
     """Which sessions a reviewer wants to see, and in which order (the dashboard's filters,
     and the query string of the export downloads)."""
@@ -236,20 +252,23 @@ class ReviewService:
             if t.speaker == "customer" and t.mood is not None
         ]
 
-    def cohort(self, session_id: int) -> list[tuple[str, float | None, float | None]]:
-        """Per criterion: this session's score and the mean over the persona's other sessions."""
+    def cohort(self, session_id: int) -> Cohort:
+        """Per criterion: this session's score and the mean over the persona's other graded
+        sessions (this one left out), and how many those are."""
         report = self.report(session_id)
         if report is None:
-            return []
+            return Cohort([], 0)
         others: dict[str, list[int]] = {}
+        count = 0
         for s in self.store.list_sessions():
             if s.persona_id != report.persona or s.id == session_id:
                 continue
             other = self.report(s.id) if s.grade_status == "done" else None
+            count += other is not None
             for c in other.criteria if other else []:
                 if c.score is not None:
                     others.setdefault(c.criterion, []).append(c.score)
-        return [
+        rows = [
             (
                 c.name,
                 c.score,
@@ -257,6 +276,7 @@ class ReviewService:
             )
             for c in report.criteria
         ]
+        return Cohort(rows, count)
 
     def compare(self, session_ids: list[int]) -> tuple[list[str], list[list[Any]]]:
         """Criteria down, candidates across. All sessions must share a persona."""
@@ -310,7 +330,16 @@ class ReviewService:
             f"{html.escape(o.by_user)}: {html.escape(o.note)}</li>"
             for o in self.store.overrides(session_id)
         )
-        body = to_html(report) if report else "<p>Not graded yet.</p>"
+        info = self.store.session(session_id)
+        about = [
+            ("Session", str(session_id)),
+            ("Candidate", info.candidate_name or "(no name given)"),
+            ("Persona", transcript.persona),
+            ("Mode", info.mode),
+            ("Started", f"{info.started_at:%Y-%m-%d %H:%M} UTC"),
+            ("Ended", f"{info.ended_at:%Y-%m-%d %H:%M} UTC" if info.ended_at else "not yet"),
+        ]
+        body = to_html(report, about) if report else "<p>Not graded yet.</p>"
         extra = (f"<h2>Overrides</h2><ul>{audit}</ul>" if audit else "") + (
             f"<h2>Transcript</h2>{turns}"
         )

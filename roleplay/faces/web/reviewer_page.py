@@ -18,7 +18,7 @@ from fastapi import FastAPI, HTTPException, Query
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
-from grading.report import marked_html, writing_marks
+from grading.report import marked_html, points, writing_marks
 from roleplay.errors import NotFound
 from roleplay.faces.web.auth import current_user, sign_out_button
 from roleplay.faces.web.handlers import guarded
@@ -80,7 +80,7 @@ def session_view(review: ReviewService, session_id: int) -> str:
         report.verdict
     ]
     parts.append(
-        f'<h3 id="overall">Overall {report.overall:.1f}/100, {verdict} '
+        f'<h3 id="overall">Overall {points(report.overall)}/100, {verdict} '
         f"(pass mark {report.pass_mark:.0f})</h3><table><tr><th>Criterion</th>"
         "<th>Score</th><th>Level</th><th>Rationale and evidence</th></tr>"
     )
@@ -248,7 +248,8 @@ def build(
                     mood_plot = gr.LinePlot(
                         x="turn",
                         y="mood",
-                        title="Customer mood",
+                        title="Customer mood after each customer message",
+                        x_title="turn",
                         y_lim=[-5, 5],
                         elem_id="mood-plot",
                     )
@@ -257,18 +258,16 @@ def build(
                         y="score",
                         color="who",
                         title="Scores against the persona's cohort",
+                        y_lim=[0, 5],
+                        x_label_angle=-40,
                         elem_id="cohort-plot",
                     )
                 with gr.Row():
                     o_criterion = gr.Dropdown(
                         [], label="Criterion to override", elem_id="o-criterion"
                     )
-                    o_score = gr.Number(
-                        label="New score (1-5)",
-                        precision=0,
-                        minimum=1,
-                        maximum=5,
-                        elem_id="o-score",
+                    o_score = gr.Dropdown(
+                        [1, 2, 3, 4, 5], value=None, label="New score (1-5)", elem_id="o-score"
                     )
                     o_note = gr.Textbox(label="Note (required)", elem_id="o-note")
                     o_btn = gr.Button("Override", elem_id="override")
@@ -350,27 +349,37 @@ def build(
         apply.click(on_filter, inputs=filters, outputs=[table, export_links])
 
         @guarded
-        def on_open(session_id: float | None) -> tuple[Any, ...]:
+        def on_open(session_id: float | None, keep: str | None = None) -> tuple[Any, ...]:
+            """The session's view; the override's criterion stays ``keep`` when given."""
             if session_id is None:
                 raise gr.Error("Enter a session id.")
             sid = int(session_id)
             view = session_view(review, sid)
-            moods = pd.DataFrame(review.mood_series(sid), columns=["turn", "mood"])
+            # turns as labels in order: a numeric axis over a few turns ticks at half turns
+            series = review.mood_series(sid)
+            moods = pd.DataFrame([(str(t), m) for t, m in series], columns=["turn", "mood"])
+            mood_update = gr.LinePlot(value=moods, sort=[str(t) for t, _ in series])
             # One bar per criterion and series, side by side (never stacked: scores are 1-5).
-            cohort_rows = []
-            for name, mine, others in review.cohort(sid):
+            found = review.cohort(sid)
+            cohort_rows: list[tuple[str, float, str]] = []
+            for name, mine, others in found.rows:
                 if mine is not None:
-                    cohort_rows.append([f"{name} · candidate", mine, "this candidate"])
+                    cohort_rows.append((name, mine, "this session"))
                 if others is not None:
-                    cohort_rows.append([f"{name} · cohort", others, "cohort mean"])
-            cohort = pd.DataFrame(cohort_rows, columns=["criterion", "score", "who"])
+                    cohort_rows.append((f"{name} (cohort)", others, "cohort mean"))
+            frame = pd.DataFrame(cohort_rows, columns=["criterion", "score", "who"])
+            cohort = gr.BarPlot(
+                value=frame, sort=[r[0] for r in cohort_rows], caption=found.caption()
+            )
             report = review.report(sid)
-            criteria = [c.criterion for c in report.criteria] if report else []
+            criteria = [(c.name, c.criterion) for c in report.criteria] if report else []
+            ids = [cid for _, cid in criteria]
+            chosen = keep if keep in ids else (ids[0] if ids else None)
             return (
                 view,
-                moods,
+                mood_update,
                 cohort,
-                gr.update(choices=criteria, value=criteria[0] if criteria else None),
+                gr.update(choices=criteria, value=chosen),
                 f'<a id="print-link" href="report/{sid}" target="_blank" rel="noopener">'
                 "Printable report</a>",
             )
@@ -399,7 +408,7 @@ def build(
             review.override(
                 int(session_id), criterion, int(score), note, current_user(request, accounts)
             )
-            return (*on_open(session_id), "")
+            return (*on_open(session_id, keep=criterion), "")
 
         o_btn.click(
             on_override,
