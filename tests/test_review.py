@@ -9,13 +9,14 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import text
 
 from grading.report import points
 from roleplay.config import Settings
 from roleplay.core.library import PersonaLibrary
 from roleplay.errors import InvalidValue
 from roleplay.services.candidates import CandidateService
-from roleplay.services.review import ReviewService
+from roleplay.services.review import ReviewService, RowFilter
 from roleplay.storage.store import Store
 from tests import scripts
 from tests.scripts import talk
@@ -89,6 +90,34 @@ def test_filters_and_sorting(graded: tuple[Store, dict[str, int]]) -> None:
         "Pia",
         "Rob",
     ]
+
+
+def test_a_session_left_open_for_a_day_shows_as_abandoned(
+    graded: tuple[Store, dict[str, int]], library: PersonaLibrary
+) -> None:
+    store, _ = graded
+    svc = CandidateService(store, Settings.from_env({"ROLEPLAY_HOME": "/tmp/x"}), library)
+    stale, fresh = (
+        store.create_invite("damaged-laptop", "practice", candidate_name=n)
+        for n in ("Left", "Busy")
+    )
+    left, _ = svc.start(stale)
+    svc.start(fresh)
+    svc.close()
+    with store.engine.begin() as conn:
+        conn.execute(
+            text("update sessions set started_at = :at where id = :id"),
+            {"at": datetime.now(UTC) - timedelta(hours=25), "id": left.id},
+        )
+    review = ReviewService(store)
+    assert [(r.candidate, r.status) for r in review.rows(status="abandoned")] == [
+        ("Left", "abandoned")
+    ]
+    assert [r.candidate for r in review.rows(status="active")] == ["Busy"]
+    assert len(review.rows(status="ended")) == 3
+    assert RowFilter(status="abandoned").status == "abandoned"
+    with pytest.raises(ValueError):
+        RowFilter.model_validate({"status": "gone"})
 
 
 def test_cohort_compare_mood_and_exports(graded: tuple[Store, dict[str, int]]) -> None:

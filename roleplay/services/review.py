@@ -8,7 +8,7 @@ import html
 import io
 import json
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from statistics import mean
 from typing import Any, Literal
 
@@ -45,6 +45,11 @@ COLUMNS = [
     "flags",
 ]
 RESULT_WORDS = {"pass": "pass", "fail": "fail", "needs_review": "needs review"}
+#: What a session's status may be in the dashboard: ``abandoned`` is an active session
+#: nobody has finished within :data:`ABANDONED_AFTER` of its start.
+Status = Literal["active", "ended", "abandoned"]
+STATUSES: tuple[str, ...] = ("active", "ended", "abandoned")
+ABANDONED_AFTER = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -105,6 +110,7 @@ class RowFilter(BaseModel):
     outcome: str | None = None
     passed: bool | None = None
     flag: str | None = None
+    status: Status | None = None
     since: date | None = Field(None, description="Sessions started on or after this day (UTC).")
     sort: SortKey = "date"
 
@@ -182,6 +188,7 @@ class ReviewService:
             outcome=f.outcome,
             passed=f.passed,
             flag=f.flag,
+            status=f.status,
             since=datetime.combine(f.since, time(), UTC) if f.since else None,
             sort=f.sort,
             descending=f.descending,
@@ -196,13 +203,17 @@ class ReviewService:
         outcome: str | None = None,
         passed: bool | None = None,
         flag: str | None = None,
+        status: str | None = None,
         since: datetime | None = None,
         sort: SortKey = "date",
         descending: bool = True,
     ) -> list[SessionRow]:
         out: list[SessionRow] = []
+        now = datetime.now(UTC)
         for s in self.store.list_sessions():
-            row = self._row(s)
+            row = self._row(s, now)
+            if status and row.status != status:
+                continue
             if candidate and candidate.lower() not in row.candidate.lower():
                 continue
             if persona and row.persona != persona:
@@ -227,8 +238,9 @@ class ReviewService:
         }[sort]
         return sorted(out, key=key, reverse=descending)
 
-    def _row(self, s: SessionInfo) -> SessionRow:
+    def _row(self, s: SessionInfo, now: datetime) -> SessionRow:
         report = self.report(s.id) if s.grade_status == "done" else None
+        stale = s.status == "active" and now - s.started_at > ABANDONED_AFTER
         return SessionRow(
             id=s.id,
             candidate=s.candidate_name or "",
@@ -236,7 +248,7 @@ class ReviewService:
             mode=s.mode,
             source=s.source,
             date=s.started_at.strftime("%Y-%m-%d %H:%M"),
-            status=s.status,
+            status="abandoned" if stale else s.status,
             outcome=s.outcome or "",
             overall=report.overall if report else None,
             passed=report.passed if report else None,

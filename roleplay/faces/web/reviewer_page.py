@@ -25,7 +25,14 @@ from roleplay.faces.web.handlers import guarded
 from roleplay.services.accounts import AccountService
 from roleplay.services.catalog import Catalog
 from roleplay.services.invites import InviteService
-from roleplay.services.review import COLUMNS, FLAG_FILTERS, ReviewService, RowFilter, SessionRow
+from roleplay.services.review import (
+    COLUMNS,
+    FLAG_FILTERS,
+    STATUSES,
+    ReviewService,
+    RowFilter,
+    SessionRow,
+)
 
 OUTCOMES = ["resolved", "escalated", "abandoned", "candidate_closed", "max_turns", "time_limit"]
 SORTS = ["date", "candidate", "persona", "overall", "outcome"]
@@ -160,13 +167,15 @@ def register_routes(api: FastAPI, review: ReviewService) -> None:
         outcome: str | None = None,
         passed: str | None = None,
         flag: str | None = None,
+        status: str | None = None,
         since: str | None = None,
         sort: str | None = Query(None),
     ) -> Response:
         if kind not in ("csv", "json"):
             raise HTTPException(404)
         params = {"candidate": candidate, "persona": persona, "mode": mode, "outcome": outcome}
-        params |= {"passed": passed, "flag": flag, "since": since, "sort": sort}
+        params |= {"passed": passed, "flag": flag, "status": status, "since": since}
+        params |= {"sort": sort}
         rows = review.filtered(_filter(params))
         body = review.export_csv(rows) if kind == "csv" else review.export_json(rows)
         media = "text/csv" if kind == "csv" else "application/json"
@@ -232,6 +241,9 @@ def build(
                     )
                     f_flag = gr.Dropdown(
                         [ANY, *FLAG_FILTERS], value=ANY, label="Flag", elem_id="f-flag"
+                    )
+                    f_status = gr.Dropdown(
+                        [ANY, *STATUSES], value=ANY, label="Status", elem_id="f-status"
                     )
                     f_since = gr.Textbox(label="From date (YYYY-MM-DD)", elem_id="f-since")
                     f_sort = gr.Dropdown(SORTS, value="date", label="Sort by", elem_id="f-sort")
@@ -301,7 +313,17 @@ def build(
                 i_btn = gr.Button("Create invite link", elem_id="i-create")
                 i_link = gr.Textbox(label="Invite link", interactive=False, elem_id="i-link")
 
-        filters = [f_candidate, f_persona, f_mode, f_outcome, f_passed, f_flag, f_since, f_sort]
+        filters = [
+            f_candidate,
+            f_persona,
+            f_mode,
+            f_outcome,
+            f_passed,
+            f_flag,
+            f_status,
+            f_since,
+            f_sort,
+        ]
 
         def current_filter(
             candidate: str,
@@ -310,6 +332,7 @@ def build(
             outcome: str,
             passed: str,
             flag: str,
+            status: str,
             since: str,
             sort: str,
         ) -> RowFilter:
@@ -329,6 +352,7 @@ def build(
                 outcome=None if outcome == ANY else outcome,
                 passed=None if passed == ANY else passed == "passed",
                 flag=None if flag == ANY else flag,
+                status=None if status == ANY else status,
                 sort=sort,
             )
 
