@@ -88,7 +88,14 @@ def test_assessment_shows_no_grade_and_cannot_start_again(page: Any, server: Ser
     page.click("#start")
     page.wait_for_selector('#chat [data-testid="bot"]')
     say(page, scripts.GOOD[0])
+    # ending is asked once more, and can be taken back
     page.click("#end")
+    page.wait_for_selector("#end-question:has-text('End the assessment?')")
+    page.click("#end-no")
+    page.wait_for_selector("#end", state="visible")
+    assert page.locator("#message textarea").is_visible()
+    page.click("#end")
+    page.click("#end-yes")
     page.wait_for_selector("#status:has-text('The session is complete')")
     graded(server)  # the grade is stored, but must never be shown
     assert "Your result" not in page.inner_text("body")
@@ -98,6 +105,29 @@ def test_assessment_shows_no_grade_and_cannot_start_again(page: Any, server: Ser
     assert not page.locator("#start").is_visible()
     assert not page.locator("#message").is_visible()
     assert "Your result" not in page.inner_text("body")
+
+
+def test_a_practice_candidate_with_attempts_left_is_told_and_can_start_again(
+    page: Any, server: Server
+) -> None:
+    open_invite(page, server.invite("practice", attempts=2))
+    page.click("#start")
+    page.wait_for_selector('#chat [data-testid="bot"]')
+    # the chat has no trash button that would seem to wipe the conversation
+    trash = page.locator("#chat button[aria-label='Clear']")
+    assert trash.count() >= 1 and not any(b.is_visible() for b in trash.all())
+    say(page, scripts.GOOD[0])
+    page.click("#end")
+    page.wait_for_selector("#end-question:has-text('End the conversation?')")
+    page.click("#end-yes")
+    page.wait_for_selector("#status:has-text('You have 1 more attempt with this link')")
+    page.click("#start")
+    page.wait_for_function("document.querySelectorAll('#chat [data-testid=\"bot\"]').length === 1")
+    assert page.locator("#message textarea").is_visible()
+    assert scripts.GOOD[0] not in page.inner_text("#chat")  # a new conversation
+    page.reload()
+    page.wait_for_selector('#chat [data-testid="bot"]')
+    assert not page.locator("#start").is_visible()  # no attempt left once this one started
 
 
 def test_reload_mid_conversation_keeps_every_turn(page: Any, server: Server) -> None:

@@ -118,9 +118,28 @@ def test_admin_manages_users_and_others_cannot(browser: Any, server: Server) -> 
         page.fill("#u-password input", "Newbie starts on the Monday shift")
         page.click("#u-add")
         page.wait_for_selector("#users:has-text('newbie')")
+        page.wait_for_selector("#u-status:has-text('Added newbie as a reviewer.')")
+        # a new role and a new password, each confirmed on the page
+        page.click("#u-role input")
+        page.get_by_role("option", name="trainer").click()
+        page.click("#u-set-role")
+        page.wait_for_selector("#u-status:has-text('newbie is now a trainer.')")
+        assert "newbie\ttrainer" in server.cli("users", "list")
+        page.fill("#u-password input", "A fresh start on the Tuesday shift")
+        page.click("#u-set-password")
+        page.wait_for_selector("#u-status:has-text('newbie has a new password')")
+        assert page.input_value("#u-password input") == ""
+        # removing is asked once more, and can be taken back
         page.fill("#u-name input, #u-name textarea", "tess")
         page.click("#u-remove")
+        page.wait_for_selector("#u-question:has-text('Remove the account tess?')")
+        page.click("#u-remove-no")
+        page.wait_for_selector("#u-question", state="hidden")
+        assert "tess" in page.inner_text("#users")
+        page.click("#u-remove")
+        page.click("#u-remove-yes")
         page.wait_for_function("!document.querySelector('#users').innerText.includes('tess')")
+        page.wait_for_selector("#u-status:has-text('Removed tess.')")
         shot(page, "admin-users")
         page.click("#signout")  # signs out in place and lands on the login page
         page.wait_for_selector("#signin")

@@ -74,6 +74,12 @@ def _report_html(report: dict[str, Any]) -> str:
 def build(service: CandidateService) -> gr.Blocks:
     page = gr.Blocks(title="Roleplay Evaluator: candidate")
     with page:
+        # Gradio's chat always has a trash button; emptying the view would lose nothing (the
+        # transcript is stored) but it looks as if it did, and the next reply brings it back.
+        gr.HTML(
+            "<style>#chat button[aria-label='Clear']{display:none!important}</style>",
+            padding=False,
+        )
         token = gr.State(None)
         session_id = gr.State(None)
         briefing = gr.HTML("Loading…", elem_id="briefing")
@@ -104,6 +110,11 @@ def build(service: CandidateService) -> gr.Blocks:
         with gr.Row():
             retry_btn = gr.Button("Retry the customer's reply", visible=False, elem_id="retry")
             end_btn = gr.Button("End conversation", variant="stop", visible=False, elem_id="end")
+        # Ending is for good: asked once more, in the page (no browser dialog).
+        with gr.Row(visible=False, elem_id="end-confirm") as end_confirm:
+            end_question = gr.HTML("", elem_id="end-question")
+            end_yes = gr.Button("Yes, end it", variant="stop", elem_id="end-yes")
+            end_no = gr.Button("Keep talking", elem_id="end-no")
         status = gr.HTML("", elem_id="status")
         result = gr.HTML("", elem_id="result")
         poll = gr.Timer(1.0, active=False)
@@ -264,9 +275,26 @@ def build(service: CandidateService) -> gr.Blocks:
         )
 
         @guarded
+        def on_end_asked(tok: str | None) -> tuple[Any, ...]:
+            view = service.view(tok)
+            return gr.update(visible=True), _end_question(view), gr.update(visible=False)
+
+        end_btn.click(
+            on_end_asked,
+            inputs=[token],
+            outputs=[end_confirm, end_question, end_btn],
+            api_name=False,  # type: ignore[arg-type]
+        )
+        end_no.click(
+            lambda: (gr.update(visible=False), gr.update(visible=True)),
+            outputs=[end_confirm, end_btn],
+            api_name=False,  # type: ignore[arg-type]
+        )
+
+        @guarded
         def on_end(tok: str | None, sid: int | None) -> tuple[Any, ...]:
             if sid is None:
-                return (gr.update(),) * 5
+                return (gr.update(),) * 7
             service.end(tok, sid)
             view = service.view(tok)
             return (
@@ -274,13 +302,15 @@ def build(service: CandidateService) -> gr.Blocks:
                 gr.update(visible=False),
                 gr.update(visible=False),
                 gr.update(visible=False),
+                gr.update(visible=False),
+                gr.update(visible=view.can_start),
                 gr.update(active=view.invite.mode == "practice"),
             )
 
-        end_btn.click(
+        end_yes.click(
             on_end,
             inputs=[token, session_id],
-            outputs=[status, composer, end_btn, retry_btn, poll],
+            outputs=[status, composer, end_btn, retry_btn, end_confirm, start_btn, poll],
             api_name="end",
         )
 
@@ -299,10 +329,29 @@ def build(service: CandidateService) -> gr.Blocks:
     return page
 
 
+def _end_question(view: CandidateView) -> str:
+    if view.invite.mode == "assessment":
+        return "<b>End the assessment?</b> It is over for good: you cannot continue it."
+    return "<b>End the conversation?</b> It is graded as it stands."
+
+
+def _attempts_note(view: CandidateView) -> str:
+    if not view.can_start:
+        return ""
+    n = view.attempts_left
+    more = f"{n} more attempt{'s' if n != 1 else ''}"
+    return (
+        f"<p>You have {more} with this link: press <i>Start the conversation</i> to try again.</p>"
+    )
+
+
 def _ending_note(view: CandidateView) -> str:
     outcome = view.session.outcome if view.session else None
     if view.invite.mode == "assessment":
-        return "<h3>The session is complete. Thank you.</h3><p>You can close this page.</p>"
+        return (
+            "<h3>The session is complete. Thank you.</h3><p>You can close this page.</p>"
+            + _attempts_note(view)
+        )
     labels = {
         "resolved": "The customer's problem was resolved.",
         "escalated": "The customer asked for a manager.",
@@ -311,7 +360,9 @@ def _ending_note(view: CandidateView) -> str:
         "max_turns": "The conversation reached its turn limit.",
         "time_limit": "The time limit was reached.",
     }
-    return f"<h3>Conversation ended</h3><p>{labels.get(outcome or '', '')}</p>"
+    return f"<h3>Conversation ended</h3><p>{labels.get(outcome or '', '')}</p>" + _attempts_note(
+        view
+    )
 
 
 def _backend_note(exc: BackendError) -> str:
