@@ -278,7 +278,9 @@ def test_invite_links_come_from_the_public_address_not_the_host_header(server: S
         headers={"host": "evil.example"},
     )
     try:
-        link = caller.call("on_invite", ["damaged-laptop", "practice", "Zoe", 1, None, "default"])[0]
+        link = caller.call("on_invite", ["damaged-laptop", "practice", "Zoe", 1, None, "default"])[
+            0
+        ]
     finally:
         caller.close()
     assert link.startswith(server.url + "/candidate/?token=")
