@@ -40,6 +40,25 @@ def test_trainer_breaks_fixes_test_drives_and_saves_a_persona(browser: Any, serv
     try:
         sign_in(page, server, "tess", "trainer-pass")
         page.wait_for_selector("#p-pick")
+        # the editor opens with the persona the picker shows (no Load needed), checked
+        page.wait_for_selector("#p-problems:has-text('✓ Valid.')")
+        shown = page.input_value("#p-pick input")
+        assert f"id: {shown}" in page.inner_text("#p-editor")
+        # a syntax error names the line where the mistake is, in plain words
+        set_editor(page, "id: x\nname: [a, b\nlevel: 3\n")
+        page.wait_for_selector("#p-problems:has-text('YAML syntax error')")
+        problems = page.inner_text("#p-problems")
+        assert "persona.yaml:line 2:" in problems and "expected ','" in problems
+        assert "&#x27;" not in problems
+        # the rubrics tab offers every rubric by name
+        page.get_by_role("tab", name="Rubrics", exact=True).click()
+        page.click("#r-pick input")
+        page.get_by_role("option", name="Chat and email desk").click()
+        page.click("#r-load")
+        page.wait_for_function(
+            "document.querySelector('#r-editor').innerText.includes('id: chat-email')"
+        )
+        page.get_by_role("tab", name="Personas", exact=True).click()
         page.click("#p-pick input")
         page.get_by_role("option", name="damaged-laptop").click()
         page.click("#p-load")

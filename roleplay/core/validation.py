@@ -207,6 +207,14 @@ def parse_yaml_mapping(
         mark = exc.problem_mark or exc.context_mark
         where = f"line {mark.line + 1}" if mark else "(file)"
         what_wrong = exc.problem or exc.context or "invalid YAML"
+        opened = exc.context_mark
+        if opened is not None and mark is not None and opened.line != mark.line:
+            # an unclosed bracket or quote: the mistake is where it opened, not where the
+            # parser noticed
+            where = f"line {opened.line + 1}"
+            what_wrong += (
+                f" (noticed on line {mark.line + 1}; {exc.context} on line {opened.line + 1})"
+            )
         return None, [
             Problem(
                 file,

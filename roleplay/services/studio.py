@@ -98,7 +98,10 @@ class StudioService:
         if new_id in self.catalog.persona_ids():
             raise InvalidValue("id", f"a persona {new_id!r} already exists")
         text = self.persona_yaml(persona_id)
-        return re.sub(r"(?m)^id:\s*\S+", f"id: {new_id}", text, count=1)
+        # the original's opening comment describes the original, not the copy
+        body = re.sub(r"\A(?:[ \t]*#.*\n|[ \t]*\n)+", "", text)
+        body = re.sub(r"(?m)^id:\s*\S+", f"id: {new_id}", body, count=1)
+        return f"# {new_id}: a copy of {persona_id}, made in the trainer studio.\n" + body
 
     def persona_versions(self, persona_id: str) -> list[VersionInfo]:
         return self.store.versions("persona", persona_id)

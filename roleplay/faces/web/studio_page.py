@@ -17,6 +17,8 @@ from roleplay.services.accounts import AccountService
 from roleplay.services.studio import Checked, StudioService, TestDrive
 
 LATEST = "latest"
+#: Plain text and a colour, not an emoji (a tofu box where no emoji font is installed).
+VALID = "<b style='color:#1a7f37'>✓ Valid.</b>"
 TRACE_COLUMNS = ["turn", "speaker", "mood", "move", "acts", "released"]
 
 
@@ -24,12 +26,12 @@ def _problems_markdown(checked: Checked) -> str:
     if checked.ok:
         if checked.warnings:
             return (
-                "<p>✅ Valid. <b>The reader may miss candidates here</b> (saving still works):"
+                f"<p>{VALID} <b>The reader may miss candidates here</b> (saving still works):"
                 "</p><ul>"
                 + "".join(f"<li><code>{html.escape(w)}</code></li>" for w in checked.warnings)
                 + "</ul>"
             )
-        return "<p>✅ Valid.</p>"
+        return f"<p>{VALID}</p>"
     return (
         "<p><b>Fix these before saving:</b></p><ul>"
         + "".join(f"<li><code>{html.escape(p)}</code></li>" for p in checked.problems)
@@ -63,8 +65,12 @@ def build(studio: StudioService, accounts: AccountService) -> gr.Blocks:
         with gr.Tabs():
             with gr.Tab("Personas"):
                 with gr.Row():
+                    persona_ids = studio.catalog.persona_ids()
                     p_pick = gr.Dropdown(
-                        studio.catalog.persona_ids(), label="Persona", elem_id="p-pick"
+                        persona_ids,
+                        value=persona_ids[0] if persona_ids else None,
+                        label="Persona",
+                        elem_id="p-pick",
                     )
                     p_version = gr.Dropdown(
                         [LATEST], value=LATEST, label="Version", elem_id="p-version"
@@ -111,7 +117,10 @@ def build(studio: StudioService, accounts: AccountService) -> gr.Blocks:
             with gr.Tab("Rubrics"):
                 with gr.Row():
                     r_pick = gr.Dropdown(
-                        ["default"], value="default", label="Rubric", elem_id="r-pick"
+                        studio.catalog.rubric_choices(),
+                        value="default",
+                        label="Rubric",
+                        elem_id="r-pick",
                     )
                     r_load = gr.Button("Load", elem_id="r-load")
                 r_editor = gr.Code(
@@ -159,14 +168,25 @@ def build(studio: StudioService, accounts: AccountService) -> gr.Blocks:
         )
 
         @guarded
-        def on_duplicate(persona_id: str | None, new_id: str) -> tuple[str, str]:
+        def on_duplicate(persona_id: str | None, new_id: str) -> tuple[Any, ...]:
             if not persona_id:
                 raise gr.Error("Choose the persona to duplicate.")
             text = studio.duplicate(persona_id, new_id.strip())
             _, checked = studio.check_persona(text, examples=True)
-            return text, _problems_markdown(checked)
+            ids = [*studio.catalog.persona_ids(), new_id.strip()]
+            return (
+                text,
+                _problems_markdown(checked),
+                gr.update(choices=ids, value=new_id.strip()),
+                f"<p>{html.escape(new_id.strip())} is a copy of {html.escape(persona_id)}, not "
+                "saved yet: edit it, then press <i>Save as new version</i>.</p>",
+            )
 
-        p_dup.click(on_duplicate, inputs=[p_pick, p_new_id], outputs=[p_editor, p_problems])
+        p_dup.click(
+            on_duplicate,
+            inputs=[p_pick, p_new_id],
+            outputs=[p_editor, p_problems, p_pick, p_saved],
+        )
         p_editor.change(
             lambda text: _problems_markdown(studio.check_persona(text or "")[1]),
             inputs=p_editor,
@@ -235,15 +255,26 @@ def build(studio: StudioService, accounts: AccountService) -> gr.Blocks:
         )
 
         @guarded
-        def on_rubric_save(text: str, request: gr.Request) -> tuple[str, str]:
+        def on_rubric_save(text: str, request: gr.Request) -> tuple[Any, ...]:
             rubric, checked = studio.check_rubric(text or "")
             if rubric is None:
-                return "<p>Not saved.</p>", _problems_markdown(checked)
+                return "<p>Not saved.</p>", _problems_markdown(checked), gr.update()
             rubric, version = studio.save_rubric(text, current_user(request, accounts))
             return (
-                f"<p>Saved rubric <b>{html.escape(rubric.id)}</b> as version {version}.</p>",
+                f"<p>Saved rubric <b>{html.escape(rubric.name)}</b> ({html.escape(rubric.id)}) "
+                f"as version {version}.</p>",
                 _problems_markdown(Checked(True, [])),
+                gr.update(choices=studio.catalog.rubric_choices(), value=rubric.id),
             )
 
-        r_save.click(on_rubric_save, inputs=r_editor, outputs=[r_saved, r_problems])
+        r_save.click(on_rubric_save, inputs=r_editor, outputs=[r_saved, r_problems, r_pick])
+
+        # the editors open with what the pickers show, not empty until Load
+        @guarded
+        def on_open() -> tuple[Any, ...]:
+            first = studio.catalog.persona_ids()
+            persona = on_load(first[0], LATEST) if first else ("", "", gr.update())
+            return (*persona, *on_rubric_load("default"))
+
+        page.load(on_open, outputs=[p_editor, p_problems, p_version, r_editor, r_problems])
     return page
