@@ -16,7 +16,7 @@ from roleplay.config import Settings
 from roleplay.core.library import PersonaLibrary
 from roleplay.errors import InvalidValue
 from roleplay.services.candidates import CandidateService
-from roleplay.services.review import ReviewService, RowFilter
+from roleplay.services.review import OUTCOME_WORDS, ReviewService, RowFilter
 from roleplay.storage.store import Store
 from tests import scripts
 from tests.scripts import talk
@@ -85,6 +85,13 @@ def test_filters_and_sorting(graded: tuple[Store, dict[str, int]]) -> None:
     assert review.rows(persona="cancelled-flight") == []
     assert review.rows(since=datetime.now(UTC) + timedelta(days=1)) == []
     assert len(review.rows(since=datetime.now(UTC) - timedelta(days=1))) == 3
+    # people read outcomes and flags in words; exports keep the ids
+    rob = next(r for r in review.rows() if r.candidate == "Rob")
+    assert rob.outcome in OUTCOME_WORDS and rob.cells()[7] == rob.outcome
+    assert rob.outcome in ("escalated", "abandoned")  # a rude agent never resolves it
+    assert rob.cells(human=True)[7] == OUTCOME_WORDS[rob.outcome] != rob.outcome
+    assert "customer_fault" in rob.cells()[10]
+    assert "blamed the customer" in rob.cells(human=True)[10]
     assert [r.candidate for r in review.rows(sort="candidate", descending=False)] == [
         "Ann",
         "Pia",

@@ -104,7 +104,9 @@ def test_duplicate_creates_a_new_persona_candidates_can_face(
     studio: StudioService, library: PersonaLibrary
 ) -> None:
     text = studio.duplicate("damaged-laptop", "damaged-tablet")
-    assert text.startswith("# damaged-tablet: a copy of damaged-laptop, made in the trainer studio.")
+    assert text.startswith(
+        "# damaged-tablet: a copy of damaged-laptop, made in the trainer studio."
+    )
     assert "\nid: damaged-tablet\n" in text and "The reference persona" not in text
     with pytest.raises(InvalidValue, match="already exists"):
         studio.duplicate("damaged-laptop", "cancelled-flight")

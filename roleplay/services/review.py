@@ -45,6 +45,33 @@ COLUMNS = [
     "flags",
 ]
 RESULT_WORDS = {"pass": "pass", "fail": "fail", "needs_review": "needs review"}
+#: How people read an outcome or a flag; the ids stay in exports.
+OUTCOME_WORDS = {
+    "resolved": "resolved",
+    "escalated": "asked for a manager",
+    "abandoned": "customer left",
+    "candidate_closed": "closed by the candidate",
+    "max_turns": "turn limit reached",
+    "time_limit": "time ran out",
+}
+FLAG_WORDS = {
+    "policy_violation": "rule broken",
+    "injection_attempt": "wrote to the grader",
+    "closed_unresolved": "closed unresolved",
+    "customer_fault": "blamed the customer",
+    "unstable_score": "unstable judge score",
+    "unsupported_language": "language not supported",
+    "judge_fallback": "judge unavailable",
+    "not_assessed": "not assessed",
+    "needs_review": "needs review",
+}
+
+
+def words(value: str, table: dict[str, str]) -> str:
+    """The human word for an id, the id itself when there is none."""
+    return table.get(value, value.replace("_", " "))
+
+
 #: What a session's status may be in the dashboard: ``abandoned`` is an active session
 #: nobody has finished within :data:`ABANDONED_AFTER` of its start.
 Status = Literal["active", "ended", "abandoned"]
@@ -67,8 +94,11 @@ class SessionRow:
     flags: list[str] = field(default_factory=list)
     verdict: str | None = None
 
-    def cells(self, flag_separator: str = ", ") -> list[Any]:
-        """The row's values in :data:`COLUMNS` order, blanks for what is not graded yet."""
+    def cells(self, flag_separator: str = ", ", *, human: bool = False) -> list[Any]:
+        """The row's values in :data:`COLUMNS` order, blanks for what is not graded yet;
+        ``human``: outcomes and flags in words (the dashboard), else their ids (exports)."""
+        outcome = words(self.outcome, OUTCOME_WORDS) if human and self.outcome else self.outcome
+        flags = [words(f, FLAG_WORDS) for f in self.flags] if human else self.flags
         return [
             self.id,
             self.candidate,
@@ -77,10 +107,10 @@ class SessionRow:
             self.source,
             self.date,
             self.status,
-            self.outcome,
+            outcome,
             "" if self.overall is None else self.overall,
             RESULT_WORDS.get(self.verdict or "", ""),
-            flag_separator.join(self.flags),
+            flag_separator.join(flags),
         ]
 
 

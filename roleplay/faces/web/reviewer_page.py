@@ -28,13 +28,16 @@ from roleplay.services.invites import InviteService
 from roleplay.services.review import (
     COLUMNS,
     FLAG_FILTERS,
+    FLAG_WORDS,
+    OUTCOME_WORDS,
     STATUSES,
     ReviewService,
     RowFilter,
     SessionRow,
+    words,
 )
 
-OUTCOMES = ["resolved", "escalated", "abandoned", "candidate_closed", "max_turns", "time_limit"]
+OUTCOMES = list(OUTCOME_WORDS)
 SORTS = ["date", "candidate", "persona", "overall", "outcome"]
 ANY = "any"
 
@@ -48,7 +51,7 @@ CSS = """
 
 
 def _table(rows: list[SessionRow]) -> pd.DataFrame:
-    return pd.DataFrame([r.cells() for r in rows], columns=COLUMNS)
+    return pd.DataFrame([r.cells(human=True) for r in rows], columns=COLUMNS)
 
 
 def session_view(review: ReviewService, session_id: int) -> str:
@@ -59,10 +62,11 @@ def session_view(review: ReviewService, session_id: int) -> str:
     cited = {e.turn for c in (report.criteria if report else []) for e in c.evidence}
     marks = writing_marks(report)
     info = store.session(session_id)
+    outcome = words(transcript.outcome, OUTCOME_WORDS) if transcript.outcome else "in progress"
     parts = [
         f"<h3>Session {session_id}: {html.escape(info.candidate_name or 'candidate')} · "
         f"{html.escape(transcript.persona)} · {html.escape(info.mode)} · outcome "
-        f"{html.escape(transcript.outcome or 'in progress')}</h3>",
+        f"{html.escape(outcome)}</h3>",
         '<div class="transcript">',
     ]
     for i, t in enumerate(transcript.turns):
@@ -108,7 +112,8 @@ def session_view(review: ReviewService, session_id: int) -> str:
         parts.append(
             "<h4>Flags</h4><ul>"
             + "".join(
-                f"<li><b>{html.escape(f.kind)}</b>{' (blocker)' if f.blocker else ''}: "
+                f"<li><b>{html.escape(words(f.kind, FLAG_WORDS))}</b>"
+                f"{' (blocker)' if f.blocker else ''}: "
                 f"{html.escape(f.detail)}"
                 + (
                     " — "
@@ -234,13 +239,19 @@ def build(
                         [ANY, "practice", "assessment"], value=ANY, label="Mode", elem_id="f-mode"
                     )
                     f_outcome = gr.Dropdown(
-                        [ANY, *OUTCOMES], value=ANY, label="Outcome", elem_id="f-outcome"
+                        [ANY, *((OUTCOME_WORDS[o], o) for o in OUTCOMES)],
+                        value=ANY,
+                        label="Outcome",
+                        elem_id="f-outcome",
                     )
                     f_passed = gr.Dropdown(
                         [ANY, "passed", "failed"], value=ANY, label="Result", elem_id="f-passed"
                     )
                     f_flag = gr.Dropdown(
-                        [ANY, *FLAG_FILTERS], value=ANY, label="Flag", elem_id="f-flag"
+                        [ANY, *((FLAG_WORDS[f], f) for f in FLAG_FILTERS)],
+                        value=ANY,
+                        label="Flag",
+                        elem_id="f-flag",
                     )
                     f_status = gr.Dropdown(
                         [ANY, *STATUSES], value=ANY, label="Status", elem_id="f-status"
