@@ -130,6 +130,21 @@ def test_a_practice_candidate_with_attempts_left_is_told_and_can_start_again(
     assert not page.locator("#start").is_visible()  # no attempt left once this one started
 
 
+def test_the_time_left_counts_down_and_time_up_ends_the_conversation(
+    page: Any, server: Server
+) -> None:
+    open_invite(page, server.invite("practice", time_limit=0.1))  # six seconds
+    page.click("#start")
+    page.wait_for_selector('#chat [data-testid="bot"]')
+    page.wait_for_selector("#countdown:has-text('Time left: 0:0')")
+    # nothing typed: the page itself ends it when the time is up, and says so
+    page.wait_for_selector("#status:has-text('The time limit was reached')", timeout=20000)
+    assert not page.locator("#message textarea").is_visible()
+    assert "Time left" not in page.inner_text("#countdown")
+    page.reload()
+    page.wait_for_selector("#status:has-text('The time limit was reached')")
+
+
 def test_reload_mid_conversation_keeps_every_turn(page: Any, server: Server) -> None:
     open_invite(page, server.invite("practice"))
     page.click("#start")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import gradio as gr
@@ -83,6 +84,15 @@ def build(service: CandidateService) -> gr.Blocks:
         token = gr.State(None)
         session_id = gr.State(None)
         briefing = gr.HTML("Loading…", elem_id="briefing")
+        # The time left, counted in the browser from the deadline the server sets; at zero it
+        # asks the server to end the conversation (the server checks the time itself).
+        countdown = gr.HTML(
+            "",
+            html_template="<p class='countdown' data-deadline='${value}'></p>",
+            js_on_load=COUNTDOWN_JS,
+            elem_id="countdown",
+            padding=False,
+        )
         with gr.Accordion("Policy card", open=False, visible=False) as policy_box:
             policy = gr.HTML(elem_id="policy-card")
         start_btn = gr.Button(
@@ -128,6 +138,7 @@ def build(service: CandidateService) -> gr.Blocks:
             elif not view.can_start and view.session is None:
                 note = "This invite has no attempts left."
             return (
+                _deadline(view),
                 _briefing(view),
                 gr.update(visible=True),
                 _plain(view.persona.briefing.policy_card),
@@ -140,6 +151,7 @@ def build(service: CandidateService) -> gr.Blocks:
             )
 
         layout_outputs = [
+            countdown,
             briefing,
             policy_box,
             policy,
@@ -160,6 +172,7 @@ def build(service: CandidateService) -> gr.Blocks:
                 return (
                     tok,
                     None,
+                    gr.update(),
                     f"<h2>{html.escape(exc.message)}</h2><p>{html.escape(exc.hint or '')}</p>",
                     *[gr.update()] * 8,
                 )
@@ -326,7 +339,46 @@ def build(service: CandidateService) -> gr.Blocks:
             return "Grading your conversation…", gr.update(active=True)
 
         poll.tick(on_poll, inputs=[token, session_id], outputs=[result, poll])
+
+        @guarded
+        def on_time_up(tok: str | None) -> tuple[Any, ...]:
+            return layout(service.view(tok))  # the view ends a conversation past its time
+
+        countdown.submit(on_time_up, inputs=token, outputs=layout_outputs, api_name="time_up")
     return page
+
+
+#: Runs once in the browser: every second, the time left until the deadline in the element,
+#: while the conversation is open; at zero, "Time is up." and one submit event.
+COUNTDOWN_JS = """
+const tick = () => {
+  const box = element.querySelector('[data-deadline]');
+  const composer = document.querySelector('#message textarea');
+  const end = box ? Date.parse(box.dataset.deadline) : NaN;
+  if (!box || isNaN(end) || !composer || composer.offsetParent === null) {
+    if (box) box.textContent = '';
+    return;
+  }
+  const left = Math.max(0, Math.ceil((end - Date.now()) / 1000));
+  box.textContent = left > 0
+    ? 'Time left: ' + Math.floor(left / 60) + ':' + String(left % 60).padStart(2, '0')
+    : 'Time is up.';
+  if (left === 0 && box.dataset.fired !== box.dataset.deadline) {
+    box.dataset.fired = box.dataset.deadline;
+    trigger('submit');
+  }
+};
+setInterval(tick, 1000);
+tick();
+"""
+
+
+def _deadline(view: CandidateView) -> str:
+    """When the open conversation's time runs out (ISO 8601), or "" without a limit."""
+    limit = view.persona.limits.time_limit_minutes
+    if view.session is None or view.session.status != "active" or not limit:
+        return ""
+    return (view.session.started_at + timedelta(minutes=limit)).isoformat()
 
 
 def _end_question(view: CandidateView) -> str:
