@@ -140,7 +140,15 @@ def say(page: Any, text: str, *, expect_reply: bool = True) -> None:
             f"document.querySelectorAll('#chat [data-testid=\"bot\"]').length > {before}",
             timeout=20000,
         )
-    page.wait_for_timeout(400)  # let the final update of the event land
+    settled(page)
+
+
+def settled(page: Any) -> None:
+    """Wait until no Gradio event is running: its outputs carry ``pending`` while queued and
+    ``generating`` while streaming, and lose both when the event's last update has landed."""
+    page.wait_for_function(
+        "document.querySelectorAll('.generating, .pending').length === 0", timeout=20000
+    )
 
 
 def open_invite(page: Any, url: str) -> None:
