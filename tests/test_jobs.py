@@ -337,7 +337,10 @@ def test_grade_all_grades_every_stored_session_again(
     svc = CandidateService(store, settings, library)
     ids = []
     for name, script in [("Ann", scripts.GOOD), ("Rob", scripts.RUDE)]:
-        token = store.create_invite("damaged-laptop", "assessment", candidate_name=name)
+        rubric = "chat-email" if name == "Rob" else None  # Rob applied to a chat desk
+        token = store.create_invite(
+            "damaged-laptop", "assessment", candidate_name=name, rubric_id=rubric
+        )
         info, _ = svc.start(token)
         talk(svc, token, info.id, script)
         if store.session(info.id).status == "active":
@@ -346,10 +349,17 @@ def test_grade_all_grades_every_stored_session_again(
     svc.wait_for_grading()
     svc.close()
     before = {i: store.grade(i)[1]["provenance"]["graded_at"] for i in ids}  # type: ignore[index]
-    result = CliRunner(env={"ROLEPLAY_HOME": str(home)}).invoke(main, ["grade", "--all"])
+    cli = CliRunner(env={"ROLEPLAY_HOME": str(home)})
+    result = cli.invoke(main, ["grade", "--all"])
     assert result.exit_code == 0, result.output
-    assert "2 session(s) graded again with rubric 'default'" in result.output
+    assert "2 session(s) graded again with each invite's rubric" in result.output
+    rubrics = []
     for i in ids:
         status, report, _ = store.grade(i)  # type: ignore[misc]
         assert status == "done" and report["provenance"]["graded_at"] > before[i]
+        rubrics.append(report["provenance"]["rubric_id"])
+    assert rubrics == ["default", "chat-email"]
+    result = cli.invoke(main, ["grade", "--all", "--rubric", "default"])
+    assert "2 session(s) graded again with rubric 'default'" in result.output
+    assert [store.grade(i)[1]["provenance"]["rubric_id"] for i in ids] == ["default"] * 2  # type: ignore[index]
     store.close()

@@ -340,7 +340,8 @@ def simulate(
     "--all",
     "stored",
     is_flag=True,
-    help="Grade every finished stored session again with --rubric (as queue jobs).",
+    help="Grade every finished stored session again (as queue jobs): with --rubric when "
+    "given, else each with the rubric its invite names.",
 )
 @click.option(
     "--concurrency", type=int, default=4, show_default=True, help="Folder: grades at once."
@@ -353,7 +354,9 @@ def simulate(
     help="Folder: the JSON-lines file to write (default FOLDER/grades.jsonl).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the report JSON (a list for many).")
-@click.option("--rubric", "rubric_id", default="default", show_default=True)
+@click.option(
+    "--rubric", "rubric_id", default=None, help="Rubric id (default: the default rubric)."
+)
 @click.option(
     "--export",
     "export",
@@ -371,7 +374,7 @@ def simulate(
 def grade(
     files: tuple[Path, ...],
     as_json: bool,
-    rubric_id: str,
+    rubric_id: str | None,
     export: str | None,
     out_dir: Path | None,
     concurrency: int,
@@ -394,13 +397,15 @@ def grade(
     if stored:
         candidates = services.candidates
         count = candidates.regrade_all(rubric_id)
+        which = f"rubric {rubric_id!r}" if rubric_id else "each invite's rubric"
         if services.settings.grading_workers > 0:
             candidates.wait_for_grading(timeout=max(60.0, 10.0 * count))
-            click.echo(f"{count} session(s) graded again with rubric {rubric_id!r}")
+            click.echo(f"{count} session(s) graded again with {which}")
         else:
-            click.echo(f"{count} session(s) enqueued for `roleplay worker` (rubric {rubric_id!r})")
+            click.echo(f"{count} session(s) enqueued for `roleplay worker` ({which})")
         services.close()
         return
+    rubric_id = rubric_id or "default"
     if len(files) == 1 and files[0].is_dir():
         folder = files[0]
         target = results or folder / "grades.jsonl"

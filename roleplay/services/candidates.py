@@ -291,10 +291,12 @@ class CandidateService:
         report = self.grading.grade_transcript(self.store.transcript(session_id), rubric)
         self.store.save_grade(session_id, report.model_dump(mode="json"))
 
-    def regrade_all(self, rubric_id: str = "default") -> int:
-        """Grade every finished session again with ``rubric_id`` (after a rubric change), as
-        queue jobs. Overrides stay and are applied on top of the new grades."""
-        self.catalog.rubric(rubric_id)  # a clear error before any work
+    def regrade_all(self, rubric_id: str | None = None) -> int:
+        """Grade every finished session again with ``rubric_id``, or each with its own
+        invite's rubric when None (after a rubric change), as queue jobs. Overrides stay and
+        are applied on top of the new grades."""
+        if rubric_id is not None:
+            self.catalog.rubric(rubric_id)  # a clear error before any work
         ended = [s.id for s in self.store.list_sessions() if s.status == "ended"]
         for session_id in ended:
             self.store.grade_pending(session_id, again=True)
