@@ -120,7 +120,7 @@ def test_compare_and_invite_from_the_dashboard(browser: Any, server: Server) -> 
         assert "Ann (#1)" in table and "Calmness" in table
         page.get_by_role("tab", name="Invite", exact=True).click()
         page.click("#i-persona input")
-        page.get_by_role("option", name="cancelled-flight").click()
+        page.get_by_role("option", name="Northwind Air: Marcus Bell").click()  # not an id
         page.fill("#i-candidate textarea, #i-candidate input", "Zoe")
         page.click("#i-rubric input")
         page.get_by_role("option", name="Chat and email desk").click()

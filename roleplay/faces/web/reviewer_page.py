@@ -230,7 +230,7 @@ def build(
                 with gr.Row():
                     f_candidate = gr.Textbox(label="Candidate", elem_id="f-candidate")
                     f_persona = gr.Dropdown(
-                        [ANY, *catalog.persona_ids()],
+                        [ANY, *catalog.persona_choices()],
                         value=ANY,
                         label="Persona",
                         elem_id="f-persona",
@@ -303,7 +303,7 @@ def build(
             with gr.Tab("Invite", id="invite-tab"):
                 with gr.Row():
                     i_persona = gr.Dropdown(
-                        catalog.persona_ids(), label="Persona", elem_id="i-persona"
+                        catalog.persona_choices(), label="Persona", elem_id="i-persona"
                     )
                     i_mode = gr.Radio(
                         ["practice", "assessment"], value="practice", label="Mode", elem_id="i-mode"
@@ -376,8 +376,8 @@ def build(
         # personas saved in the studio since the server started appear without a restart
         page.load(
             lambda: (
-                gr.update(choices=[ANY, *catalog.persona_ids()]),
-                gr.update(choices=catalog.persona_ids()),
+                gr.update(choices=[ANY, *catalog.persona_choices()]),
+                gr.update(choices=catalog.persona_choices()),
             ),
             outputs=[f_persona, i_persona],
         )
