@@ -225,18 +225,16 @@ def _apply_judge(
             )
             continue
         chosen = _closest(verdicts, judged)
+        rationale = chosen.reasoning
         quoted = [Evidence(turn=e.turn, quote=e.quote.strip()) for e in chosen.evidence]
         if s.criterion in COUNTED_IN_CODE and s.score is not None:
             if judged >= s.score:
                 s.rationale += f" (judge: {chosen.reasoning})"
                 continue
-            s.rationale = f"{chosen.reasoning} (spelling check: {s.rationale})"
+            rationale = f"{chosen.reasoning} (spelling check: {s.rationale})"
             quoted = [*s.evidence, *quoted]
-        s.score, s.source = judged, "llm"
-        s.level = levels[s.criterion][judged]
-        if s.criterion not in COUNTED_IN_CODE:
-            s.rationale = chosen.reasoning
-        s.evidence = quoted
+        s.score, s.source, s.level = judged, "llm", levels[s.criterion][judged]
+        s.rationale, s.evidence = rationale, quoted
 
 
 def _closest(verdicts: list[CriterionJudgement], score: int) -> CriterionJudgement:

@@ -13,7 +13,7 @@ top (the judge may lower this score, never raise it: see :mod:`grading.grader`).
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import regex
@@ -197,9 +197,7 @@ def _fixes(sp: Speller, issues: list[Issue], limit: int = 6) -> list[Issue]:
         if issue.kind == "spelling":
             if issue.quote not in suggested and len(suggested) < limit:
                 suggested[issue.quote] = sp.fix(issue.quote)
-            issue = Issue(
-                issue.turn, issue.kind, issue.quote, issue.start, suggested.get(issue.quote)
-            )
+            issue = replace(issue, fix=suggested.get(issue.quote))
         out.append(issue)
     return out
 
