@@ -19,7 +19,7 @@ as positive evidence.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import regex
@@ -44,9 +44,13 @@ from roleplay.understanding.text import any_affirmed, any_match, mentions_fact
 JudgementKind = Literal["accept", "close", "breach", "injection", "hostile"]
 #: Tone acts that cost calmness. One sentence in a whole transcript read as hostile at a
 #: middling confidence is more often a misreading than not (the chance of a false reading
-#: grows with every sentence), so below the reader's "certain" they are not counted; a
-#: verdict that would change if they were is left to a reviewer.
+#: grows with every sentence), so below the reader's "certain" it is not counted. Two or
+#: more such turns are a pattern and count, as brusque (dismissive) turns rather than as the
+#: graver blame or insult the reader was unsure of. A verdict that would change either way
+#: is left to a reviewer.
 HOSTILE_ACTS = (ActKind.rude, ActKind.blame, ActKind.dismissive)
+#: Turns with an uncertain hostile reading that make a pattern.
+TONE_PATTERN = 2
 
 
 @dataclass(frozen=True)
@@ -155,6 +159,7 @@ def _judgements(r: Readings) -> None:
     offered_before: dict[int, bool] = {}
     acceptable = {res.id for res in r.persona.scenario.acceptable_resolutions}
     seen_offer = False
+    tone_turns: set[int] = set()
     for i in range(len(r.transcript.turns)):
         reading = r.candidate.get(i)
         if reading is not None:
@@ -166,6 +171,7 @@ def _judgements(r: Readings) -> None:
                     judged = _judge("injection", i, "grader", act)
                 elif act.kind in HOSTILE_ACTS and act.present and not _tone_settled(reading, act):
                     judged = Judgement("hostile", i, act.kind.value, act.confidence, False, False)
+                    tone_turns.add(i)
                 elif act.kind == ActKind.offer and act.detail in acceptable:
                     seen_offer = True
                 if judged is not None:
@@ -185,6 +191,8 @@ def _judgements(r: Readings) -> None:
                 )
             elif accept >= 0.4:
                 r.judgements.append(Judgement("accept", i, "accept", accept, False, False))
+    if len(tone_turns) >= TONE_PATTERN:
+        r.judgements = [replace(j, likely=True) if j.kind == "hostile" else j for j in r.judgements]
 
 
 def _tone_settled(reading: CandidateReading, act: ActReading) -> bool:
@@ -271,12 +279,12 @@ def derive(r: Readings, assume: dict[str, bool] | None = None) -> Annotations:
         for act in reading.acts:
             if act.kind == ActKind.close and not by_turn.get(("close", i), False):
                 continue
-            if (
-                act.kind in HOSTILE_ACTS
-                and not _tone_settled(reading, act)
-                and not taken.get(f"hostile:{i}:{act.kind.value}", False)
-            ):
-                continue
+            if act.kind in HOSTILE_ACTS and not _tone_settled(reading, act):
+                if not taken.get(f"hostile:{i}:{act.kind.value}", False):
+                    continue
+                # an uncertain reading counts as part of a pattern of brusque turns, not as
+                # the graver blame or insult the reader was unsure of
+                act = act.model_copy(update={"kind": ActKind.dismissive})
             if act.kind == ActKind.manipulation:
                 if not by_turn.get(("injection", i), False):
                     continue
@@ -377,6 +385,9 @@ def _rules(ann: Annotations, breaches: set[str]) -> list[RuleOutcome]:
             )
             out.append(RuleOutcome(rule, "broken" if broken else "kept", broken, quote))
             continue
+        if rule.offers:
+            out.append(_entitlement(ann, rule))
+            continue
         trigger = _trigger(ann, rule)
         if trigger is False:
             out.append(RuleOutcome(rule, "not_applicable", []))
@@ -397,6 +408,29 @@ def _rules(ann: Annotations, breaches: set[str]) -> list[RuleOutcome]:
             turns = [trigger] if isinstance(trigger, int) else []
             out.append(RuleOutcome(rule, "broken", turns))
     return out
+
+
+def _entitlement(ann: Annotations, rule: PolicyRule) -> RuleOutcome:
+    """A must rule that names what the customer is entitled to: kept when one of its
+    resolutions is offered; it applies once the facts one of them requires are known."""
+    offered = next(
+        (
+            (t, a.quote)
+            for t in ann.candidate()
+            for a in ann.acts[t]
+            if a.kind == ActKind.offer and a.detail in rule.offers
+        ),
+        None,
+    )
+    if offered is not None:
+        return RuleOutcome(rule, "kept", [offered[0]], offered[1])
+    known = _released(ann)
+    applies = any(
+        set(res.requires_facts) <= known
+        for res in ann.persona.scenario.acceptable_resolutions
+        if res.id in rule.offers
+    )
+    return RuleOutcome(rule, "broken" if applies else "not_applicable", [])
 
 
 def _trigger(ann: Annotations, rule: PolicyRule) -> int | Literal[False] | None:
@@ -506,6 +540,7 @@ def active_listening(ann: Annotations) -> Result:
     reasks = ann.turns_with(ActKind.reask_fact)
     needed = _needed_facts(ann.persona)
     released = needed & (asked | _released(ann))
+    ignored = released - asked - reflected - _acted_on(ann)
     if needed and released == needed and reflected:
         score = 5
     elif (needed and released == needed) or len(reflected) >= 2:
@@ -514,7 +549,7 @@ def active_listening(ann: Annotations) -> Result:
         score = 3
     else:
         score = 2
-    score -= len(reasks)
+    score -= len(reasks) + len(ignored)
     evidence = [
         _ev(ann, t, ann.quote(t, ActKind.reflect))
         for t in ann.turns_with(ActKind.reflect, positive=True)[:2]
@@ -531,11 +566,26 @@ def active_listening(ann: Annotations) -> Result:
     if missing:
         names = sorted(_fact_name(ann.persona, f) for f in missing)
         notes.append(f"never finds out {', '.join(names)}")
+    if ignored:
+        names = sorted(_fact_name(ann.persona, f) for f in ignored)
+        notes.append(f"never takes up the customer's {', '.join(names)}")
     if reasks:
         notes.append(f"asks again for facts already given ({len(reasks)}x)")
     if not notes:
         notes.append("no reflection of the customer's facts and no clarifying question")
     return max(1, min(5, score)), "; ".join(notes), evidence
+
+
+def _acted_on(ann: Annotations) -> set[str]:
+    """Facts the candidate acted on: those an acceptable resolution they offered rests on."""
+    acceptable = {res.id: res for res in ann.persona.scenario.acceptable_resolutions}
+    return {
+        f
+        for t in ann.turns_with(ActKind.offer, positive=True)
+        for a in ann.acts[t]
+        if a.kind == ActKind.offer and a.detail in acceptable
+        for f in acceptable[a.detail].requires_facts
+    }
 
 
 def _released(ann: Annotations) -> set[str]:

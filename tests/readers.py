@@ -16,19 +16,26 @@ from roleplay.understanding.readings import (
 
 
 class Doubt:
-    """Reads ``text`` as also doing ``act`` (or breaking ``rule``) with confidence 0.6, not
-    certain; every other message as the local reader does."""
+    """Reads ``text`` (one message, or each of several) as also doing ``act`` (or breaking
+    ``rule``) with confidence 0.6, not certain; every other message as the local reader does."""
 
-    def __init__(self, text: str, *, act: ActKind | None = None, rule: str | None = None) -> None:
+    def __init__(
+        self,
+        text: str | tuple[str, ...],
+        *,
+        act: ActKind | None = None,
+        rule: str | None = None,
+    ) -> None:
         self.base = local_reader()
         self.name = self.base.name
-        self.text, self.act, self.rule = text, act, rule
+        self.texts = (text,) if isinstance(text, str) else text
+        self.act, self.rule = act, rule
 
     def read_candidate(
         self, text: str, persona: Persona, context: Context | None = None
     ) -> CandidateReading:
         reading = self.base.read_candidate(text, persona, context)
-        if text != self.text:
+        if text not in self.texts:
             return reading
         update: dict[str, object] = {}
         if self.act is not None:

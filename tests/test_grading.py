@@ -371,3 +371,70 @@ def test_tone_read_with_too_little_confidence_is_reported_not_counted(
     calm = hostile.score("calmness")
     assert calm.score is not None and calm.score <= 2
     assert calm.evidence and calm.evidence[0].turn == 1
+
+
+def test_a_pattern_of_uncertain_brusque_turns_costs_calmness(
+    library: PersonaLibrary, rubric: Rubric
+) -> None:
+    """One sentence read as maybe-blaming is not counted, but two such turns are a pattern: the
+    transcript is scored as dismissive more than once (calmness 2), not as the graver blame the
+    reader was unsure of (no customer-fault flag, no empathy penalty)."""
+    persona = library.get("damaged-laptop")
+    first = "Why would you even buy that model? What did you expect?"
+    second = "Well, screens crack. That is what they do."
+    data = {
+        "persona": "damaged-laptop",
+        "turns": [
+            {"speaker": "customer", "text": "My Lumen 14 arrived with a cracked screen. A1042."},
+            {"speaker": "candidate", "text": first},
+            {"speaker": "customer", "text": "Excuse me? I expected it to work."},
+            {"speaker": "candidate", "text": second},
+        ],
+    }
+    t = parse_transcript(data, "t")
+    both = grade(t, persona, rubric, reader=Doubt((first, second), act=ActKind.blame))
+    one = grade(t, persona, rubric, reader=Doubt(first, act=ActKind.blame))
+    calm = both.score("calmness")
+    assert calm.score == 2
+    assert "dismissive remarks (2x)" in calm.rationale
+    assert {e.turn for e in calm.evidence} == {1, 3}
+    assert not any(f.kind == "customer_fault" for f in both.flags)
+    assert one.score("calmness").score == 5
+
+
+def test_an_entitlement_never_offered_is_a_missed_policy_step(
+    library: PersonaLibrary, rubric: Rubric
+) -> None:
+    """Card item 2 (a cancelled patient gets priority) is checked: an agent who only offers the
+    waiting list misses it; one who offers priority keeps it. The nurse-line referral applies
+    only once she has said her prescription is running out."""
+    persona = library.get("clinic-reschedule")
+
+    def policy(offer: str) -> str:
+        data = {
+            "persona": "clinic-reschedule",
+            "turns": [
+                {
+                    "speaker": "customer",
+                    "text": "You've cancelled my appointment with Dr Osei again.",
+                },
+                {
+                    "speaker": "candidate",
+                    "text": "I'm sorry. Can I take your full name and date of birth?",
+                },
+                {"speaker": "customer", "text": "Grace Lin, 2 August 1979."},
+                {"speaker": "candidate", "text": offer},
+            ],
+        }
+        report = grade(parse_transcript(data, "t"), persona, rubric)
+        return report.score("policy_adherence").rationale
+
+    waitlist = policy("I can put your name on the cancellation list in case a slot frees up.")
+    priority = policy(
+        "Because we cancelled on you, you're first in line: I can book you into "
+        "Dr Osei's next free slot, Tuesday at 2:40."
+    )
+    assert "misses required step(s): offer-priority" in waitlist
+    assert "required steps done: offer-priority" in priority
+    assert "refer-nurse-line" not in waitlist + priority  # she never mentioned her tablets
+    assert "policy card item(s)" not in priority  # every card item is checked now

@@ -223,6 +223,28 @@ def test_on_ask_fact_without_questions_and_unknown_required_fact(tmp_path: Path)
     )
 
 
+def test_an_entitlement_rule_names_acceptable_resolutions(tmp_path: Path) -> None:
+    """``offers`` (the customer is entitled to one of these) must name acceptable resolutions
+    and belongs to must rules only."""
+    data = laptop_data()
+    data["policy_rules"] += [
+        {"id": "offer-repair", "text": "Offer a repair.", "kind": "must", "offers": ["repair"]},
+        {"id": "never-x", "text": "Never.", "kind": "must_not", "offers": ["replacement"]},
+    ]
+    code, lines = validate(write(tmp_path, "p.yaml", data))
+    assert code == 1
+    n = len(data["policy_rules"])
+    assert any(
+        f":policy_rules[{n - 2}].offers[0]: 'repair' names no acceptable resolution; use one of: "
+        "replacement" in line
+        for line in lines
+    )
+    assert any(
+        f":policy_rules[{n - 1}].offers: offers applies only to must rules" in line
+        for line in lines
+    )
+
+
 def test_every_problem_in_a_file_is_reported_at_once(tmp_path: Path) -> None:
     data = laptop_data()
     del data["name"]

@@ -120,13 +120,36 @@ def _cross_problems(file: str, data: dict[str, Any]) -> Iterator[Problem]:
                 f"policy_rules[{i}].detect.unless",
                 "unless applies only to must_not rules; remove it or change kind",
             )
-        if isinstance(rule, dict) and not _get(rule, "detect") and not _get(rule, "examples"):
+        if (
+            isinstance(rule, dict)
+            and not _get(rule, "detect")
+            and not _get(rule, "examples")
+            and not _get(rule, "offers")
+        ):
             yield Problem(
                 file,
                 f"policy_rules[{i}].examples",
                 "a policy rule needs examples (messages that break it, or that do the "
-                "required step) or detect patterns",
+                "required step), detect patterns, or (a must rule) the resolutions it offers",
             )
+        if _get(rule, "offers") and _get(rule, "kind") != "must":
+            yield Problem(
+                file,
+                f"policy_rules[{i}].offers",
+                "offers applies only to must rules (an entitlement to offer); remove it or "
+                "change kind to must",
+            )
+        acceptable_ids = [
+            _get(r, "id") for _, r in _items(_get(data, "scenario", "acceptable_resolutions"))
+        ]
+        for j, rid in _items(_get(rule, "offers")):
+            if isinstance(rid, str) and rid not in acceptable_ids:
+                yield Problem(
+                    file,
+                    f"policy_rules[{i}].offers[{j}]",
+                    f"{rid!r} names no acceptable resolution; use one of: "
+                    f"{', '.join(str(a) for a in acceptable_ids)}",
+                )
         for j, rid in _items(_get(rule, "before")):
             if isinstance(rid, str) and resolution_ids and rid not in resolution_ids:
                 yield Problem(

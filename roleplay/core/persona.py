@@ -280,6 +280,12 @@ class PolicyRule(_Strict):
         description="must only: resolution ids (acceptable or not) the step must come before; "
         "the rule applies once one of them is offered. Empty: the step is due by the end.",
     )
+    offers: list[str] = Field(
+        default_factory=list,
+        description="must only: acceptable resolution ids the customer is entitled to (e.g. "
+        "'cancelled appointments get priority'); the step is offering one of them, read as "
+        "any offer is. The rule applies once the facts one of them requires are known.",
+    )
     covers: list[int] = Field(
         default_factory=list,
         description="Numbers of the policy-card items this rule checks; card items no rule "

@@ -95,7 +95,11 @@ def check_examples(persona: Persona, reader: Reader | None = None) -> list[Examp
         (
             "policy_rules",
             "rule",
-            [(i, r.id, r.examples, r.near_misses) for i, r in enumerate(persona.policy_rules)],
+            [
+                (i, r.id, r.examples, r.near_misses)
+                for i, r in enumerate(persona.policy_rules)
+                if not r.offers  # read as the offers it names
+            ],
         ),
     ]
     for group, kind, items in groups:
