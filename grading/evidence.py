@@ -559,7 +559,7 @@ def active_listening(ann: Annotations) -> Result:
     notes = []
     if reflected:
         names = sorted(_fact_name(ann.persona, str(f)) for f in reflected)
-        notes.append(f"reflects the customer's {', '.join(names)}")
+        notes.append(f"says back what the customer told them ({'; '.join(names)})")
     if asked:
         notes.append("asks for what it needs")
     missing = needed - released
@@ -568,7 +568,7 @@ def active_listening(ann: Annotations) -> Result:
         notes.append(f"never finds out {', '.join(names)}")
     if ignored:
         names = sorted(_fact_name(ann.persona, f) for f in ignored)
-        notes.append(f"never takes up the customer's {', '.join(names)}")
+        notes.append(f"never takes up what the customer raised ({'; '.join(names)})")
     if reasks:
         notes.append(f"asks again for facts already given ({len(reasks)}x)")
     if not notes:

@@ -31,6 +31,8 @@ class Doubt:
         self.texts = (text,) if isinstance(text, str) else text
         self.act, self.rule = act, rule
 
+    confidence, certain = 0.6, False
+
     def read_candidate(
         self, text: str, persona: Persona, context: Context | None = None
     ) -> CandidateReading:
@@ -40,15 +42,30 @@ class Doubt:
         update: dict[str, object] = {}
         if self.act is not None:
             doubt = ActReading(
-                kind=self.act, quote=text, confidence=0.6, present=True, certain=False
+                kind=self.act,
+                quote=text,
+                confidence=self.confidence,
+                present=True,
+                certain=self.certain,
             )
             update["acts"] = [*(a for a in reading.acts if a.kind != self.act), doubt]
         if self.rule is not None:
             breach = RuleReading(
-                rule=self.rule, status="breach", quote=text, confidence=0.6, certain=False
+                rule=self.rule,
+                status="breach",
+                quote=text,
+                confidence=self.confidence,
+                certain=self.certain,
             )
             update["rules"] = [*reading.rules, breach]
         return reading.model_copy(update=update)
 
     def read_customer(self, text: str) -> CustomerReading:
         return self.base.read_customer(text)
+
+
+class Sure(Doubt):
+    """Like :class:`Doubt`, but the reading is certain (confidence 0.95): for what the
+    director or the grader does with a reading it acts on."""
+
+    confidence, certain = 0.95, True

@@ -13,7 +13,7 @@ from roleplay.core.conversation import Conversation
 from roleplay.core.library import PersonaLibrary
 from roleplay.core.persona import ActKind, Move, Persona
 from roleplay.core.transcript import Turn
-from tests.readers import Doubt
+from tests.readers import Doubt, Sure
 
 WARM = "Hi Dana, I'm so sorry about the cracked screen, that's really frustrating."
 PHOTO = "Could you send me a photo of the damage?"
@@ -81,6 +81,22 @@ def test_an_unclear_close_is_asked_about_not_acted_on(laptop: Persona) -> None:
     turn = last(convo)
     assert turn.move == Move.clarify and convo.transcript.outcome is None
     assert "?" in turn.text
+
+
+def test_a_close_after_an_offer_she_could_not_place_is_asked_about_once(
+    laptop: Persona,
+) -> None:
+    """The candidate offered something the customer could not place as a resolution, then
+    said goodbye: she asks what was actually done before the chat ends; a second goodbye
+    ends it."""
+    vague = "Right, I'll sort something out for you on this one."
+    bye = "All done, have a lovely day!"
+    convo = chat(laptop, WARM, PHOTO, vague, bye, reader=Sure(vague, act=ActKind.offer))
+    turn = last(convo)
+    assert turn.move == Move.clarify and convo.transcript.outcome is None
+    assert "?" in turn.text
+    convo.say("Bye now!")
+    assert convo.transcript.outcome == "candidate_closed"
 
 
 def test_a_certain_close_before_any_resolution_ends_the_chat(laptop: Persona) -> None:

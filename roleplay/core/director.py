@@ -18,7 +18,8 @@ The customer answers what was just said, in this order of precedence:
 * accepting is two steps: after accepting she waits for the next steps, asking for them once
   if they did not come, then thanks and closes (``resolved``);
 * a close read with confidence before a resolution ends the chat (``candidate_closed``); one
-  read with too little confidence she asks about instead;
+  read with too little confidence she asks about instead, and so she does, once, when the
+  candidate offered something she could not place as one of her resolutions;
 * otherwise she states what she wants (after empathy, a plan or her facts said back) or
   complains.
 
@@ -124,6 +125,12 @@ class DirectorState(BaseModel):
     accepted: str | None = None
     steps_given: bool = Field(False, description="Next steps given after the acceptance.")
     asked_steps: bool = Field(False, description="She asked what happens next.")
+    vague_offer: bool = Field(
+        False, description="The candidate offered something she could not place as a resolution."
+    )
+    close_checked: bool = Field(
+        False, description="She asked, once, what was done when the candidate closed."
+    )
     outcome: Outcome | None = None
 
 
@@ -315,6 +322,8 @@ class Director:
         known_before = set(st.stated) | (set(st.released) - set(d.released))
 
         offers = [] if injected else self._offers(d)
+        if not injected and any(a.kind == ActKind.offer and not a.detail for a in d.acts):
+            st.vague_offer = True
         if offers and not d.give_facts:
             if self._take(d, offers, known_before):
                 return
@@ -326,6 +335,14 @@ class Director:
             # Closing right after an offer she was weighing: she takes it (or says goodbye
             # when the next steps came too); closing with nothing on the table ends it.
             if not hostile and self._pending(d):
+                return
+            if not hostile and st.vague_offer and not st.close_checked:
+                # Something was offered that she could not place: before the chat ends she
+                # asks what was actually done, once, rather than guess either way.
+                st.close_checked = True
+                d.move = Move.clarify
+                d.reasons.append("closing after an offer she could not place: asks what was done")
+                self._check_limits(d)
                 return
             self._end(d, Move.leave, Outcome.candidate_closed, "candidate closed unresolved")
             return
