@@ -118,8 +118,30 @@ class Settings(BaseModel):
         return bool(self.public_url and self.public_url.lower().startswith("https://"))
 
     def base_url(self) -> str:
-        """The public address, without a trailing slash."""
-        return (self.public_url or "http://127.0.0.1:7860").rstrip("/")
+        """The public address, without a trailing slash: ``ROLEPLAY_PUBLIC_URL``, else the
+        address of the server running on this ``ROLEPLAY_HOME`` (``roleplay serve`` records
+        it), else the default port on loopback."""
+        return (self.public_url or self.running_server() or "http://127.0.0.1:7860").rstrip("/")
+
+    @property
+    def server_record(self) -> Path:
+        """Where ``roleplay serve`` records its address while it runs."""
+        return self.home / "server.json"
+
+    def running_server(self) -> str | None:
+        """The address of the live server recorded in ``server_record``, if its process runs."""
+        try:
+            record = json.loads(self.server_record.read_text(encoding="utf-8"))
+            url, pid = str(record["url"]), int(record["pid"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        try:
+            os.kill(pid, 0)
+        except PermissionError:
+            return url  # alive, another user's
+        except OSError:
+            return None  # the server that wrote it has stopped
+        return url
 
     @property
     def grader_engine(self) -> Literal["evidence", "evidence+llm"]:

@@ -286,6 +286,14 @@ def test_invite_links_come_from_the_public_address_not_the_host_header(server: S
     assert link.startswith(server.url + "/candidate/?token=")
 
 
+def test_roleplay_invite_links_to_the_port_the_server_runs_on(server: Server) -> None:
+    """`roleplay invite` beside a server started with --port links to that port, not 7860;
+    once the server stops it falls back to the default (the record names a dead process)."""
+    link = server.cli("invite", "--persona", "damaged-laptop", "--mode", "practice")
+    assert link.startswith(f"{server.url}/candidate/?token=")
+    assert server.port != 7860
+
+
 def test_unexpected_errors_reach_the_browser_as_a_reference_only(server: Server) -> None:
     rita = sign_in(server, *RITA)
     caller = GradioCaller(f"{server.url}/reviewer", cookies=dict(rita.cookies))

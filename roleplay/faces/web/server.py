@@ -5,7 +5,9 @@ no analytics, no web fonts."""
 
 from __future__ import annotations
 
+import contextlib
 import html
+import json
 import logging
 import os
 from collections.abc import Awaitable, Callable
@@ -262,4 +264,13 @@ def serve(host: str = "127.0.0.1", port: int = 7860, settings: Settings | None =
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     app = build_app(settings)
     print(f"Roleplay Evaluator on http://{host}:{port}/  (health: /healthz)", flush=True)
-    uvicorn.run(app.asgi, host=host, port=port, log_level="warning")
+    # `roleplay invite` on this machine builds links on the port this server really runs on
+    record = settings.server_record
+    record.parent.mkdir(parents=True, exist_ok=True)
+    record.write_text(json.dumps({"url": settings.base_url(), "pid": os.getpid()}), "utf-8")
+    try:
+        uvicorn.run(app.asgi, host=host, port=port, log_level="warning")
+    finally:
+        with contextlib.suppress(OSError, ValueError):
+            if json.loads(record.read_text(encoding="utf-8")).get("pid") == os.getpid():
+                record.unlink()
