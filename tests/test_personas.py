@@ -458,3 +458,20 @@ def test_import_rejects_malformed_tasks_file(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "[0].user_scenario.instructions.reason_for_call: missing" in result.output
     assert "Traceback" not in result.output
+
+
+def test_the_candidate_page_has_words_for_every_built_in_persona_language(
+    library: PersonaLibrary,
+) -> None:
+    """A persona's language picks the candidate page's own words; no built-in persona falls
+    back to English chrome, and every set names every outcome and channel."""
+    from roleplay.faces.web.chrome import chrome, languages
+
+    english = chrome("en")
+    for persona in library:
+        assert persona.language.split("-")[0] in languages(), persona.id
+    for lang in languages():
+        words = chrome(lang)
+        assert set(words.outcomes) == set(english.outcomes), lang
+        assert set(words.channel) == set(english.channel), lang
+    assert chrome("nb").start == "Start samtalen" and chrome("en-GB") == english

@@ -145,6 +145,34 @@ def test_the_time_left_counts_down_and_time_up_ends_the_conversation(
     page.wait_for_selector("#status:has-text('The time limit was reached')")
 
 
+def test_the_page_speaks_the_language_of_a_norwegian_customer(page: Any, server: Server) -> None:
+    """Around a Norwegian customer the page's own words are Norwegian too: buttons, the
+    policy card (open from the start, one item per line), the countdown, the end question
+    and the note after ending."""
+    link = server.cli(
+        "invite", "--persona", "forsinket-pakke", "--mode", "practice", "--attempts", "2",
+        "--time-limit", "5", "--base-url", server.url,
+    )  # fmt: skip
+    open_invite(page, link)
+    page.wait_for_selector("#start:has-text('Start samtalen')")
+    assert "Øving." in page.inner_text("#briefing")
+    assert "Du har 5 minutter." in page.inner_text("#briefing")
+    assert page.get_by_text("Retningslinjer").is_visible()
+    card = page.locator("#policy-card li")
+    assert card.count() == 4 and card.first.is_visible()  # open, one numbered item per line
+    page.click("#start")
+    page.wait_for_selector('#chat [data-testid="bot"]')
+    assert page.get_attribute("#message textarea", "placeholder") == "Skriv svaret ditt til kunden"
+    page.wait_for_selector("#countdown:has-text('Tid igjen: 4:')")
+    assert page.inner_text("#send").strip() == "Send"
+    page.click("#end")
+    page.wait_for_selector("#end-question:has-text('Avslutte samtalen?')")
+    page.click("#end-yes")
+    page.wait_for_selector("#status:has-text('Samtalen er avsluttet')")
+    assert "Du har 1 forsøk til med denne lenken" in page.inner_text("#status")
+    shot(page, "candidate-norwegian")
+
+
 def test_reload_mid_conversation_keeps_every_turn(page: Any, server: Server) -> None:
     open_invite(page, server.invite("practice"))
     page.click("#start")

@@ -20,8 +20,10 @@ import gradio as gr
 from grading.report import GradeReport, to_feedback_html
 from roleplay.core.actors import Delta, Retract
 from roleplay.core.conversation import TimeUp
+from roleplay.core.persona import card_items
 from roleplay.core.transcript import Turn
 from roleplay.errors import BackendError, RoleplayError
+from roleplay.faces.web.chrome import Chrome, chrome
 from roleplay.faces.web.handlers import guarded, user_message
 from roleplay.services.candidates import MAX_MESSAGE_CHARS, CandidateService, CandidateView
 
@@ -42,30 +44,36 @@ def _history(turns: list[Turn]) -> list[Message]:
     ]
 
 
-#: The briefing's heading per persona channel: the conversation is always typed here.
-CHANNEL_HEADINGS = {
-    "chat": "a customer chat",
-    "phone": "a customer call, held here in writing",
-    "email": "a customer email, answered here in writing",
-}
+def _words(view: CandidateView) -> Chrome:
+    return chrome(view.persona.language)
 
 
 def _briefing(view: CandidateView) -> str:
-    p = view.persona
+    """The heading names the channel (the conversation is always typed here), the mode, the
+    candidate and the time limit, in the persona's language."""
+    p, c = view.persona, _words(view)
     e = html.escape
-    name = f" for {e(view.invite.candidate_name)}" if view.invite.candidate_name else ""
-    mode = "Practice" if view.invite.mode == "practice" else "Assessment"
+    who = view.invite.candidate_name
+    name = c.for_name.format(name=e(who)) if who else ""
+    mode = c.practice if view.invite.mode == "practice" else c.assessment
     minutes = view.invite.time_limit_minutes
-    limit = f" You have {minutes:g} minute{'' if minutes == 1 else 's'}." if minutes else ""
+    limit = (
+        (c.minutes_one if minutes == 1 else c.minutes_many).format(n=f"{minutes:g}")
+        if minutes
+        else ""
+    )
     return (
-        f"<h2>{e(p.briefing.company)}: {CHANNEL_HEADINGS[p.briefing.channel]}</h2>"
-        f"<p><b>{mode}{name}.</b> {e(p.briefing.candidate_brief)}{limit}</p>"
+        f"<h2>{e(p.briefing.company)}: {e(c.channel[p.briefing.channel])}</h2>"
+        f"<p><b>{e(mode)}{name}.</b> {e(p.briefing.candidate_brief)}{e(limit)}</p>"
     )
 
 
-def _plain(text: str) -> str:
-    """Text shown as written: escaped, line breaks kept."""
-    return f'<div style="white-space:pre-line">{html.escape(text)}</div>'
+def _card(text: str) -> str:
+    """The policy card as a numbered list, one item per line whatever the file's line
+    wrapping (escaped)."""
+    items = card_items(text)
+    rows = "".join(f'<li value="{n}">{html.escape(item)}</li>' for n, item in sorted(items.items()))
+    return f'<ol class="policy-card">{rows}</ol>'
 
 
 def _report_html(report: dict[str, Any]) -> str:
@@ -83,6 +91,7 @@ def build(service: CandidateService) -> gr.Blocks:
         )
         token = gr.State(None)
         session_id = gr.State(None)
+        lang = gr.State("en")  # the persona's language: the page's own words follow it
         briefing = gr.HTML("Loading…", elem_id="briefing")
         # The time left, counted in the browser from the deadline the server sets; at zero it
         # asks the server to end the conversation (the server checks the time itself).
@@ -93,7 +102,7 @@ def build(service: CandidateService) -> gr.Blocks:
             elem_id="countdown",
             padding=False,
         )
-        with gr.Accordion("Policy card", open=False, visible=False) as policy_box:
+        with gr.Accordion("Policy card", open=True, visible=False) as policy_box:
             policy = gr.HTML(elem_id="policy-card")
         start_btn = gr.Button(
             "Start the conversation", variant="primary", visible=False, elem_id="start"
@@ -132,22 +141,33 @@ def build(service: CandidateService) -> gr.Blocks:
         def layout(view: CandidateView) -> tuple[Any, ...]:
             active = view.session is not None and view.session.status == "active"
             ended = view.session is not None and view.session.status == "ended"
+            c = _words(view)
             note = ""
             if ended:
                 note = _ending_note(view)
             elif not view.can_start and view.session is None:
-                note = "This invite has no attempts left."
+                note = html.escape(c.no_attempts)
             return (
-                _deadline(view),
+                _countdown(view),
                 _briefing(view),
-                gr.update(visible=True),
-                _plain(view.persona.briefing.policy_card),
-                gr.update(visible=view.can_start),
-                gr.update(visible=bool(view.turns) or active, value=_history(view.turns)),
+                gr.update(visible=True, label=c.policy_card),
+                _card(view.persona.briefing.policy_card),
+                gr.update(visible=view.can_start, value=c.start),
+                gr.update(
+                    visible=bool(view.turns) or active,
+                    value=_history(view.turns),
+                    label=c.conversation,
+                ),
                 gr.update(visible=active),
-                gr.update(visible=active),
+                gr.update(visible=active, value=c.end),
                 note,
                 gr.update(active=ended and view.invite.mode == "practice"),
+                view.persona.language,
+                gr.update(placeholder=c.placeholder),
+                gr.update(value=c.send),
+                gr.update(value=c.retry),
+                gr.update(value=c.end_yes),
+                gr.update(value=c.end_no),
             )
 
         layout_outputs = [
@@ -161,6 +181,12 @@ def build(service: CandidateService) -> gr.Blocks:
             end_btn,
             status,
             poll,
+            lang,
+            message,
+            send_btn,
+            retry_btn,
+            end_yes,
+            end_no,
         ]
 
         @guarded
@@ -174,7 +200,7 @@ def build(service: CandidateService) -> gr.Blocks:
                     None,
                     gr.update(),
                     f"<h2>{html.escape(exc.message)}</h2><p>{html.escape(exc.hint or '')}</p>",
-                    *[gr.update()] * 8,
+                    *[gr.update()] * (len(layout_outputs) - 2),
                 )
             sid = view.session.id if view.session else None
             return (tok, sid, *layout(view))
@@ -188,13 +214,10 @@ def build(service: CandidateService) -> gr.Blocks:
             except BackendError as exc:
                 view = service.view(tok)
                 sid = view.session.id if view.session else None
-                return (
-                    sid,
-                    *layout(view)[:-2],
-                    _backend_note(exc),
-                    gr.update(),
-                    gr.update(visible=True),
-                )
+                shown = list(layout(view))
+                shown[layout_outputs.index(status)] = _backend_note(exc, _words(view))
+                shown[layout_outputs.index(poll)] = gr.update()
+                return (sid, *shown, gr.update(visible=True))
             return (info.id, *layout(service.view(tok)), gr.update(visible=False))
 
         start_btn.click(
@@ -205,22 +228,24 @@ def build(service: CandidateService) -> gr.Blocks:
         )
 
         @guarded
-        def on_send(text: str, tok: str | None, sid: int | None) -> Iterator[tuple[Any, ...]]:
+        def on_send(
+            text: str, tok: str | None, sid: int | None, language: str
+        ) -> Iterator[tuple[Any, ...]]:
             if sid is None or not text.strip():
                 yield (gr.update(),) * 7
                 return
             service.check_message(text)  # before the text leaves the box
             events = service.send(tok, sid, text)
-            yield from _stream(events, tok, sid, typed=text)
+            yield from _stream(events, tok, sid, chrome(language), typed=text)
 
         @guarded
-        def on_retry(tok: str | None, sid: int | None) -> Iterator[tuple[Any, ...]]:
+        def on_retry(tok: str | None, sid: int | None, language: str) -> Iterator[tuple[Any, ...]]:
             if sid is None:
                 return
-            yield from _stream(service.retry(tok, sid), tok, sid)
+            yield from _stream(service.retry(tok, sid), tok, sid, chrome(language))
 
         def _stream(
-            events: Iterator[Any], tok: str | None, sid: int, typed: str = ""
+            events: Iterator[Any], tok: str | None, sid: int, c: Chrome, typed: str = ""
         ) -> Iterator[tuple[Any, ...]]:
             history = _history(service.history(tok, sid))
             if typed:  # shown at once, as it will be stored
@@ -248,7 +273,7 @@ def build(service: CandidateService) -> gr.Blocks:
                 yield (
                     _history(service.history(tok, sid)),
                     gr.update(),
-                    _backend_note(exc),
+                    _backend_note(exc, c),
                     gr.update(visible=True),
                     gr.update(),
                     gr.update(),
@@ -280,11 +305,11 @@ def build(service: CandidateService) -> gr.Blocks:
             )
 
         stream_outputs = [chat, message, status, retry_btn, composer, end_btn, poll]
-        send_args = {"inputs": [message, token, session_id], "outputs": stream_outputs}
+        send_args = {"inputs": [message, token, session_id, lang], "outputs": stream_outputs}
         send_btn.click(on_send, api_name="send", **send_args)  # type: ignore[arg-type]
         message.submit(on_send, api_name=False, **send_args)  # type: ignore[arg-type]
         retry_btn.click(
-            on_retry, inputs=[token, session_id], outputs=stream_outputs, api_name="retry"
+            on_retry, inputs=[token, session_id, lang], outputs=stream_outputs, api_name="retry"
         )
 
         @guarded
@@ -328,17 +353,18 @@ def build(service: CandidateService) -> gr.Blocks:
         )
 
         @guarded
-        def on_poll(tok: str | None, sid: int | None) -> tuple[Any, ...]:
+        def on_poll(tok: str | None, sid: int | None, language: str) -> tuple[Any, ...]:
             if sid is None:
                 return "", gr.update(active=False)
+            c = chrome(language)
             state, report = service.result(tok, sid)
             if state == "done" and report is not None:
                 return _report_html(report), gr.update(active=False)
             if state == "failed":
-                return "Grading failed; your reviewer has been told.", gr.update(active=False)
-            return "Grading your conversation…", gr.update(active=True)
+                return html.escape(c.grading_failed), gr.update(active=False)
+            return html.escape(c.grading), gr.update(active=True)
 
-        poll.tick(on_poll, inputs=[token, session_id], outputs=[result, poll])
+        poll.tick(on_poll, inputs=[token, session_id, lang], outputs=[result, poll])
 
         @guarded
         def on_time_up(tok: str | None) -> tuple[Any, ...]:
@@ -354,15 +380,16 @@ COUNTDOWN_JS = """
 const tick = () => {
   const box = element.querySelector('[data-deadline]');
   const composer = document.querySelector('#message textarea');
-  const end = box ? Date.parse(box.dataset.deadline) : NaN;
+  const [deadline, leftWords, upWords] = box ? box.dataset.deadline.split('|') : [''];
+  const end = Date.parse(deadline);
   if (!box || isNaN(end) || !composer || composer.offsetParent === null) {
     if (box) box.textContent = '';
     return;
   }
   const left = Math.max(0, Math.ceil((end - Date.now()) / 1000));
   box.textContent = left > 0
-    ? 'Time left: ' + Math.floor(left / 60) + ':' + String(left % 60).padStart(2, '0')
-    : 'Time is up.';
+    ? leftWords + ' ' + Math.floor(left / 60) + ':' + String(left % 60).padStart(2, '0')
+    : upWords;
   if (left === 0 && box.dataset.fired !== box.dataset.deadline) {
     box.dataset.fired = box.dataset.deadline;
     trigger('submit');
@@ -373,52 +400,40 @@ tick();
 """
 
 
-def _deadline(view: CandidateView) -> str:
-    """When the open conversation's time runs out (ISO 8601), or "" without a limit."""
+def _countdown(view: CandidateView) -> str:
+    """``deadline|time-left words|time-up words`` for the countdown: when the open
+    conversation's time runs out (ISO 8601), or "" without a limit."""
     limit = view.persona.limits.time_limit_minutes
     if view.session is None or view.session.status != "active" or not limit:
         return ""
-    return (view.session.started_at + timedelta(minutes=limit)).isoformat()
+    c = _words(view)
+    deadline = (view.session.started_at + timedelta(minutes=limit)).isoformat()
+    return "|".join([deadline, c.time_left.replace("|", " "), c.time_up.replace("|", " ")])
 
 
 def _end_question(view: CandidateView) -> str:
+    c = _words(view)
     if view.invite.mode == "assessment":
-        return "<b>End the assessment?</b> It is over for good: you cannot continue it."
-    return "<b>End the conversation?</b> It is graded as it stands."
+        return c.end_question_assessment_html
+    return c.end_question_practice_html
 
 
 def _attempts_note(view: CandidateView) -> str:
     if not view.can_start:
         return ""
-    n = view.attempts_left
-    more = f"{n} more attempt{'s' if n != 1 else ''}"
-    return (
-        f"<p>You have {more} with this link: press <i>Start the conversation</i> to try again.</p>"
-    )
+    c, n = _words(view), view.attempts_left
+    template = c.attempts_one_html if n == 1 else c.attempts_many_html
+    return template.format(n=n, start=html.escape(c.start))
 
 
 def _ending_note(view: CandidateView) -> str:
+    c = _words(view)
     outcome = view.session.outcome if view.session else None
     if view.invite.mode == "assessment":
-        return (
-            "<h3>The session is complete. Thank you.</h3><p>You can close this page.</p>"
-            + _attempts_note(view)
-        )
-    labels = {
-        "resolved": "The customer's problem was resolved.",
-        "escalated": "The customer asked for a manager.",
-        "abandoned": "The customer gave up and left.",
-        "candidate_closed": "You ended the conversation before it was resolved.",
-        "max_turns": "The conversation reached its turn limit.",
-        "time_limit": "The time limit was reached.",
-    }
-    return f"<h3>Conversation ended</h3><p>{labels.get(outcome or '', '')}</p>" + _attempts_note(
-        view
-    )
+        return c.complete_html + _attempts_note(view)
+    said = html.escape(c.outcomes.get(outcome or "", ""))
+    return f"<h3>{html.escape(c.ended)}</h3><p>{said}</p>" + _attempts_note(view)
 
 
-def _backend_note(exc: BackendError) -> str:
-    return (
-        f"<p><b>The customer could not reply:</b> {html.escape(exc.message)}. Your message is "
-        "saved. Press <i>Retry the customer's reply</i>.</p>"
-    )
+def _backend_note(exc: BackendError, c: Chrome) -> str:
+    return c.backend_html.format(message=html.escape(exc.message), retry=html.escape(c.retry))
