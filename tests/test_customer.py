@@ -135,6 +135,21 @@ def test_a_hard_customer_can_be_turned_from_the_first_message(library: PersonaLi
     assert turn.mood is not None and turn.mood > -5
 
 
+def test_a_furious_customer_stays_on_the_line_while_the_agent_gets_on_with_it(
+    library: PersonaLibrary,
+) -> None:
+    """At the bottom of her mood she hangs up on one more unhelpful message, not on one
+    that asks for what is needed to help her; a hostile one still ends it."""
+    insurance = library.get("insurance-claim-denied")
+    flat = "Hello, this is the claims line."
+    ask = "What's the reference for the claim you're calling about, Mr Hale?"
+    convo = chat(insurance, flat, ask, reader=Sure(ask, act=ActKind.ask_fact))
+    assert convo.transcript.outcome is None
+    assert last(convo).mood == -5
+    curt = chat(insurance, flat, "Whatever. Not my problem, mate.")
+    assert curt.transcript.outcome in ("escalated", "abandoned")
+
+
 def test_a_pleased_customer_does_not_threaten_or_walk_out(laptop: Persona) -> None:
     convo = chat(laptop, WARM, PHOTO, "I completely understand, and I'm on it personally.")
     assert last(convo).mood is not None and last(convo).mood >= 1

@@ -38,7 +38,8 @@ Endings:
 * ``resolved``: an acceptable offer accepted, then closed (see above).
 * ``escalated`` / ``abandoned``: the mood at the bottom after a hostile message or from -4,
   or more unhelpful turns in a row than the persona's patience; the breaking point says
-  which. A hard persona is hard, not impossible: the first message never ends the chat
+  which. A message that gets on with her problem (asks for what is needed, offers, says her
+  facts back) keeps even a furious customer on the line. A hard persona is hard, not impossible: the first message never ends the chat
   unless it is hostile, and a customer in a good mood never walks out.
 * ``candidate_closed``: the candidate closed (or ended the session) before a resolution.
 * ``max_turns``: the persona's turn limit. (``time_limit`` is the conversation's: it owns
@@ -442,7 +443,13 @@ class Director:
             return False
         if st.mood >= 1:
             return False
-        at_bottom = st.mood <= MOOD_MIN and (d.mood_before <= MOOD_MIN + 1 or hostile)
+        # At the bottom she hangs up on a hostile message, or on one more unhelpful one; a
+        # message that gets on with her problem (asks what is needed, offers, says it back)
+        # keeps her on the line, so a customer who starts furious can still be turned.
+        engaged = any(a.kind in _HELPFUL for a in d.acts) and d.mood_after >= d.mood_before
+        at_bottom = st.mood <= MOOD_MIN and (
+            hostile or (d.mood_before <= MOOD_MIN + 1 and not engaged)
+        )
         if at_bottom or st.unhelpful_streak > persona.temperament.patience:
             self._break(d, "mood hit bottom" if at_bottom else "patience ran out")
             return True
