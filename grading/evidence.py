@@ -44,10 +44,11 @@ from roleplay.understanding.text import any_affirmed, any_match, mentions_fact
 JudgementKind = Literal["accept", "close", "breach", "injection", "hostile"]
 #: Tone acts that cost calmness. One sentence in a whole transcript read as hostile at a
 #: middling confidence is more often a misreading than not (the chance of a false reading
-#: grows with every sentence), so below the reader's "certain" it is not counted. Two or
-#: more such turns are a pattern and count, as brusque (dismissive) turns rather than as the
-#: graver blame or insult the reader was unsure of. A verdict that would change either way
-#: is left to a reviewer.
+#: grows with every sentence), so below the reader's "certain" it is not counted alone. It
+#: counts when two or more such turns make a pattern, or when the customer's next turn shows
+#: it landed badly (she pushes back, asks for a manager, leaves); then as a brusque
+#: (dismissive) turn rather than as the graver blame or insult the reader was unsure of. A
+#: verdict that would change either way is left to a reviewer.
 HOSTILE_ACTS = (ActKind.rude, ActKind.blame, ActKind.dismissive)
 #: Turns with an uncertain hostile reading that make a pattern.
 TONE_PATTERN = 2
@@ -126,6 +127,7 @@ def read(transcript: Transcript, persona: Persona, reader: Reader | None = None)
     director = Director(persona, reader)  # only for the moods of unannotated transcripts
     stated: set[str] = set()
     asked: set[str] = set()  # facts the candidate just asked for
+    done: set[str] = set()  # must rules whose step the candidate has done
     first = True
     for i, turn in enumerate(transcript.turns):
         r.stated[i] = set(stated)
@@ -145,9 +147,12 @@ def read(transcript: Transcript, persona: Persona, reader: Reader | None = None)
             r.moods[i] = turn.mood if turn.mood is not None else director.state.mood
             director.note_customer_turn(turn.text, released=turn.released)
             continue
-        reading = reader.read_candidate(turn.text, persona, Context(set(stated), first_turn=first))
+        reading = reader.read_candidate(
+            turn.text, persona, Context(set(stated), first_turn=first, steps_done=set(done))
+        )
         first = False
         r.candidate[i] = reading
+        done.update(x.rule for x in reading.rules if x.status == "step")
         asked = {a.detail for a in reading.acts if a.kind == ActKind.ask_fact and a.detail}
         if director.state.outcome is None:
             director.decide(turn.text)
@@ -191,8 +196,28 @@ def _judgements(r: Readings) -> None:
                 )
             elif accept >= 0.4:
                 r.judgements.append(Judgement("accept", i, "accept", accept, False, False))
-    if len(tone_turns) >= TONE_PATTERN:
-        r.judgements = [replace(j, likely=True) if j.kind == "hostile" else j for j in r.judgements]
+    pattern = len(tone_turns) >= TONE_PATTERN
+    r.judgements = [
+        replace(j, likely=True)
+        if j.kind == "hostile" and (pattern or _taken_badly(r, j.turn))
+        else j
+        for j in r.judgements
+    ]
+
+
+#: Customer moves that show a turn landed badly: she pushes back, wants a manager, leaves.
+_BADLY_READ = {CustomerMove.reject, CustomerMove.ask_manager, CustomerMove.leave}
+_BADLY_PLAYED = {Move.react_blame, Move.ask_manager, Move.leave}
+
+
+def _taken_badly(r: Readings, turn: int) -> bool:
+    """Whether the customer's next turn shows the candidate's turn landed badly: what a QA
+    lead weighs beside the words when a remark may or may not have been brusque."""
+    played = r.engine_moves.get(turn + 1)
+    if played is not None:
+        return played in _BADLY_PLAYED
+    said = r.customer.get(turn + 1)
+    return said is not None and said.move in _BADLY_READ
 
 
 def _tone_settled(reading: CandidateReading, act: ActReading) -> bool:
@@ -393,15 +418,7 @@ def _rules(ann: Annotations, breaches: set[str]) -> list[RuleOutcome]:
             out.append(RuleOutcome(rule, "not_applicable", []))
             continue
         scope = [t for t in cands if trigger is None or t <= trigger]
-        met = next(
-            (
-                (t, x.quote)
-                for t in scope
-                for x in r.candidate[t].rules
-                if x.rule == rule.id and x.status == "step"
-            ),
-            None,
-        )
+        met = _step(ann, rule, scope)
         if met is not None:
             out.append(RuleOutcome(rule, "kept", [met[0]], met[1]))
         else:
@@ -410,18 +427,27 @@ def _rules(ann: Annotations, breaches: set[str]) -> list[RuleOutcome]:
     return out
 
 
+def _step(ann: Annotations, rule: PolicyRule, turns: list[int]) -> tuple[int, str] | None:
+    """The first of ``turns`` doing a must rule's step, and its words: read as the rule's
+    own step (its examples), or as asking for one of the facts it ``asks`` for, or as offering
+    one of the resolutions it ``offers``."""
+    asks = {ActKind.ask_fact, ActKind.reask_fact}
+    for t in turns:
+        for x in ann.readings.candidate[t].rules:
+            if x.rule == rule.id and x.status == "step":
+                return t, x.quote
+        for a in ann.acts[t]:
+            if (a.kind in asks and a.detail in rule.asks) or (
+                a.kind == ActKind.offer and a.detail in rule.offers
+            ):
+                return t, a.quote
+    return None
+
+
 def _entitlement(ann: Annotations, rule: PolicyRule) -> RuleOutcome:
     """A must rule that names what the customer is entitled to: kept when one of its
     resolutions is offered; it applies once the facts one of them requires are known."""
-    offered = next(
-        (
-            (t, a.quote)
-            for t in ann.candidate()
-            for a in ann.acts[t]
-            if a.kind == ActKind.offer and a.detail in rule.offers
-        ),
-        None,
-    )
+    offered = _step(ann, rule, ann.candidate())
     if offered is not None:
         return RuleOutcome(rule, "kept", [offered[0]], offered[1])
     known = _released(ann)
@@ -541,9 +567,12 @@ def active_listening(ann: Annotations) -> Result:
     needed = _needed_facts(ann.persona)
     released = needed & (asked | _released(ann))
     ignored = released - asked - reflected - _acted_on(ann)
+    # Level 4 is "reflects the customer's facts and asks the right questions": finding out
+    # everything needed without ever saying back a fact or a feeling is the robotic 3.
+    heard = bool(reflected) or bool(ann.turns_with(ActKind.acknowledge, positive=True))
     if needed and released == needed and reflected:
         score = 5
-    elif (needed and released == needed) or len(reflected) >= 2:
+    elif (needed and released == needed and heard) or len(reflected) >= 2:
         score = 4
     elif asked or reflected or ann.turns_with(ActKind.question, positive=True):
         score = 3

@@ -25,11 +25,12 @@ class Doubt:
         *,
         act: ActKind | None = None,
         rule: str | None = None,
+        detail: str | None = None,
     ) -> None:
         self.base = local_reader()
         self.name = self.base.name
         self.texts = (text,) if isinstance(text, str) else text
-        self.act, self.rule = act, rule
+        self.act, self.rule, self.detail = act, rule, detail
 
     confidence, certain = 0.6, False
 
@@ -43,6 +44,7 @@ class Doubt:
         if self.act is not None:
             doubt = ActReading(
                 kind=self.act,
+                detail=self.detail,
                 quote=text,
                 confidence=self.confidence,
                 present=True,

@@ -19,7 +19,7 @@ from roleplay.core.persona import ActKind
 from roleplay.core.transcript import parse_transcript, read_transcript
 from roleplay.errors import ValidationFailed
 from roleplay.faces.cli import main
-from tests.readers import Doubt
+from tests.readers import Doubt, Sure
 
 HERE = EXAMPLES_DIR
 NAMES = [
@@ -438,3 +438,28 @@ def test_an_entitlement_never_offered_is_a_missed_policy_step(
     assert "required steps done: offer-priority" in priority
     assert "refer-nurse-line" not in waitlist + priority  # she never mentioned her tablets
     assert "policy card item(s)" not in priority  # every card item is checked now
+
+
+def test_a_must_rule_that_asks_for_a_fact_is_kept_by_asking_for_it(
+    library: PersonaLibrary, rubric: Rubric
+) -> None:
+    """`ask-missing` (asks: [missing]) is done by any question read as asking which items are
+    missing, in whatever words; refunding without asking misses it."""
+    persona = library.get("missing-delivery-items")
+    ask = "Tell me what you were short, and I'll put it right."
+    refund = "I've refunded the large fries and the cola to your card."
+
+    def policy(*replies: str, reader: Sure | None = None) -> str:
+        turns = [{"speaker": "customer", "text": "My order 5530 came with bits missing."}]
+        for reply in replies:
+            turns += [
+                {"speaker": "candidate", "text": reply},
+                {"speaker": "customer", "text": "The large fries and a cola."},
+            ]
+        data = {"persona": "missing-delivery-items", "turns": turns}
+        report = grade(parse_transcript(data, "t"), persona, rubric, reader=reader)
+        return report.score("policy_adherence").rationale
+
+    asked = policy(ask, refund, reader=Sure(ask, act=ActKind.ask_fact, detail="missing"))
+    assert "ask-missing" not in asked  # kept: not among the missed steps
+    assert "misses required step(s): ask-missing" in policy(refund)

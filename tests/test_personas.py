@@ -224,16 +224,20 @@ def test_on_ask_fact_without_questions_and_unknown_required_fact(tmp_path: Path)
 
 
 def test_an_entitlement_rule_names_acceptable_resolutions(tmp_path: Path) -> None:
-    """``offers`` (the customer is entitled to one of these) must name acceptable resolutions
-    and belongs to must rules only."""
+    """``offers`` (the customer is entitled to one of these) must name acceptable resolutions,
+    ``asks`` facts, and both belong to must rules only."""
     data = laptop_data()
     data["policy_rules"] += [
         {"id": "offer-repair", "text": "Offer a repair.", "kind": "must", "offers": ["repair"]},
         {"id": "never-x", "text": "Never.", "kind": "must_not", "offers": ["replacement"]},
+        {"id": "ask-x", "text": "Ask.", "kind": "must", "asks": ["receipt"]},
     ]
     code, lines = validate(write(tmp_path, "p.yaml", data))
     assert code == 1
-    n = len(data["policy_rules"])
+    n = len(data["policy_rules"]) - 1
+    assert any(
+        f":policy_rules[{n}].asks[0]: 'receipt' names no fact; use one of:" in ln for ln in lines
+    )
     assert any(
         f":policy_rules[{n - 2}].offers[0]: 'repair' names no acceptable resolution; use one of: "
         "replacement" in line

@@ -39,8 +39,9 @@ Endings:
 * ``escalated`` / ``abandoned``: the mood at the bottom after a hostile message or from -4,
   or more unhelpful turns in a row than the persona's patience; the breaking point says
   which. A message that gets on with her problem (asks for what is needed, offers, says her
-  facts back) keeps even a furious customer on the line. A hard persona is hard, not impossible: the first message never ends the chat
-  unless it is hostile, and a customer in a good mood never walks out.
+  facts back) keeps even a furious customer on the line. A hard persona is hard, not
+  impossible: the first message never ends the chat unless it is hostile, and a customer in
+  a good mood never walks out.
 * ``candidate_closed``: the candidate closed (or ended the session) before a resolution.
 * ``max_turns``: the persona's turn limit. (``time_limit`` is the conversation's: it owns
   the clock, and checks it before a message is read.)
@@ -126,6 +127,9 @@ class DirectorState(BaseModel):
     accepted: str | None = None
     steps_given: bool = Field(False, description="Next steps given after the acceptance.")
     asked_steps: bool = Field(False, description="She asked what happens next.")
+    steps_done: list[str] = Field(
+        default_factory=list, description="Must rules whose step the candidate has done."
+    )
     vague_offer: bool = Field(
         False, description="The candidate offered something she could not place as a resolution."
     )
@@ -196,8 +200,13 @@ class Director:
         first = st.candidate_turns == 0
         st.candidate_turns += 1
         reading = self.reader.read_candidate(
-            text, self.persona, Context(set(st.stated), first_turn=first)
+            text,
+            self.persona,
+            Context(set(st.stated), first_turn=first, steps_done=set(st.steps_done)),
         )
+        st.steps_done += [
+            r.rule for r in reading.rules if r.status == "step" and r.rule not in st.steps_done
+        ]
         acts, unsure, reasons = self._sort(reading)
         secret = self._secret(reading)
         found = {a.kind for a in acts}

@@ -125,20 +125,29 @@ def _cross_problems(file: str, data: dict[str, Any]) -> Iterator[Problem]:
             and not _get(rule, "detect")
             and not _get(rule, "examples")
             and not _get(rule, "offers")
+            and not _get(rule, "asks")
         ):
             yield Problem(
                 file,
                 f"policy_rules[{i}].examples",
                 "a policy rule needs examples (messages that break it, or that do the "
-                "required step), detect patterns, or (a must rule) the resolutions it offers",
+                "required step), detect patterns, or (a must rule) the resolutions it offers "
+                "or the facts it asks for",
             )
-        if _get(rule, "offers") and _get(rule, "kind") != "must":
-            yield Problem(
-                file,
-                f"policy_rules[{i}].offers",
-                "offers applies only to must rules (an entitlement to offer); remove it or "
-                "change kind to must",
-            )
+        for key, what in (("offers", "an entitlement to offer"), ("asks", "a fact to ask")):
+            if _get(rule, key) and _get(rule, "kind") != "must":
+                yield Problem(
+                    file,
+                    f"policy_rules[{i}].{key}",
+                    f"{key} applies only to must rules ({what}); remove it or change kind to must",
+                )
+        for j, fid in _items(_get(rule, "asks")):
+            if isinstance(fid, str) and fact_ids and fid not in fact_ids:
+                yield Problem(
+                    file,
+                    f"policy_rules[{i}].asks[{j}]",
+                    f"{fid!r} names no fact; use one of: {', '.join(fact_ids)}",
+                )
         acceptable_ids = [
             _get(r, "id") for _, r in _items(_get(data, "scenario", "acceptable_resolutions"))
         ]

@@ -280,6 +280,12 @@ class PolicyRule(_Strict):
         description="must only: resolution ids (acceptable or not) the step must come before; "
         "the rule applies once one of them is offered. Empty: the step is due by the end.",
     )
+    asks: list[str] = Field(
+        default_factory=list,
+        description="must only: fact ids; asking the customer for one of them (or asking her "
+        "to confirm it) does the step, read as any question for a fact is (e.g. 'ask which "
+        "items are missing', 'verify the order number').",
+    )
     offers: list[str] = Field(
         default_factory=list,
         description="must only: acceptable resolution ids the customer is entitled to (e.g. "

@@ -33,9 +33,16 @@ from roleplay.understanding.readings import (
 class Context:
     """What the reader knows of the conversation so far."""
 
-    def __init__(self, stated: set[str] | None = None, *, first_turn: bool = False) -> None:
-        self.stated = set(stated or ())
+    def __init__(
+        self,
+        stated: set[str] | None = None,
+        *,
+        first_turn: bool = False,
+        steps_done: set[str] | None = None,
+    ) -> None:
+        self.stated = set(stated or ())  # facts the customer has said
         self.first_turn = first_turn
+        self.steps_done = set(steps_done or ())  # must rules whose step was already done
 
 
 class Reader(Protocol):

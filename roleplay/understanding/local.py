@@ -185,8 +185,9 @@ class LocalReader:
         self._facts(parts, bank, asks, persona, context, add)
         self._offers(parts, bank, probs, persona, add)
         rules = self._rules(parts, bank, does, persona)
-        # Asking again for a fact to check it (a must rule's verification step) is not a re-ask.
-        steps = {r.quote for r in rules if r.status == "step"}
+        # Asking again for a fact to check it (a must rule's verification step) is not a re-ask,
+        # the first time; once that check was done, asking for it again is.
+        steps = {r.quote for r in rules if r.status == "step" and r.rule not in context.steps_done}
         acts = [a for a in acts if not (a.kind == ActKind.reask_fact and a.quote in steps)]
         for fact in persona.scenario.facts:
             if fact.id in context.stated:
