@@ -51,6 +51,15 @@ def _items(data: Any) -> Iterator[tuple[int, Any]]:
     return enumerate(data) if isinstance(data, list) else iter(())
 
 
+def _unknown_ids(file: str, field: str, ids: Any, known: list[str], what: str) -> Iterator[Problem]:
+    """A problem for each id in ``ids`` that is not one of ``known`` (when any are known)."""
+    for j, item_id in _items(ids):
+        if isinstance(item_id, str) and known and item_id not in known:
+            yield Problem(
+                file, f"{field}[{j}]", f"{item_id!r} {what}; use one of: {', '.join(known)}"
+            )
+
+
 def _cross_problems(file: str, data: dict[str, Any]) -> Iterator[Problem]:
     """Checks that span fields. Works on the raw mapping so they run even when other
     fields are invalid, and every problem in a file is reported at once."""
@@ -141,31 +150,15 @@ def _cross_problems(file: str, data: dict[str, Any]) -> Iterator[Problem]:
                     f"policy_rules[{i}].{key}",
                     f"{key} applies only to must rules ({what}); remove it or change kind to must",
                 )
-        for j, fid in _items(_get(rule, "asks")):
-            if isinstance(fid, str) and fact_ids and fid not in fact_ids:
-                yield Problem(
-                    file,
-                    f"policy_rules[{i}].asks[{j}]",
-                    f"{fid!r} names no fact; use one of: {', '.join(fact_ids)}",
-                )
         acceptable_ids = [
-            _get(r, "id") for _, r in _items(_get(data, "scenario", "acceptable_resolutions"))
+            str(_get(r, "id")) for _, r in _items(_get(data, "scenario", "acceptable_resolutions"))
         ]
-        for j, rid in _items(_get(rule, "offers")):
-            if isinstance(rid, str) and rid not in acceptable_ids:
-                yield Problem(
-                    file,
-                    f"policy_rules[{i}].offers[{j}]",
-                    f"{rid!r} names no acceptable resolution; use one of: "
-                    f"{', '.join(str(a) for a in acceptable_ids)}",
-                )
-        for j, rid in _items(_get(rule, "before")):
-            if isinstance(rid, str) and resolution_ids and rid not in resolution_ids:
-                yield Problem(
-                    file,
-                    f"policy_rules[{i}].before[{j}]",
-                    f"{rid!r} names no resolution; use one of: {', '.join(resolution_ids)}",
-                )
+        for key, ids, what in (
+            ("asks", fact_ids, "names no fact"),
+            ("offers", acceptable_ids, "names no acceptable resolution"),
+            ("before", resolution_ids, "names no resolution"),
+        ):
+            yield from _unknown_ids(file, f"policy_rules[{i}].{key}", _get(rule, key), ids, what)
         card = _get(data, "briefing", "policy_card")
         items = card_items(card) if isinstance(card, str) else None
         for j, number in _items(_get(rule, "covers")):
