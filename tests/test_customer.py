@@ -171,3 +171,20 @@ def test_openings_say_facts_as_sentences(library: PersonaLibrary) -> None:
             opening = convo.transcript.turns[0].text
             assert "{" not in opening and "}" not in opening, (persona.id, opening)
             assert "  " not in opening
+
+
+def test_a_fact_said_back_in_a_brusque_sentence_earns_nothing(laptop: Persona) -> None:
+    """Saying her deadline back is listening; saying it back to wave it off ("Monday isn't
+    my concern", read as possibly dismissive) earns no mood for the reflection."""
+    from roleplay.core.director import Director
+
+    def mood_change(text: str, reader: Doubt | None = None) -> int:
+        director = Director(laptop, reader)
+        director.note_customer_turn("I need it for work on Monday.")
+        d = director.decide(text)
+        return d.mood_after - d.mood_before
+
+    scoff = "Monday isn't my concern."
+    heard = "So you need it for work on Monday."
+    assert mood_change(heard) > 0
+    assert mood_change(scoff, Doubt(scoff, act=ActKind.dismissive)) < 0

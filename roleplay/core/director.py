@@ -210,8 +210,18 @@ class Director:
         acts, unsure, reasons = self._sort(reading)
         secret = self._secret(reading)
         found = {a.kind for a in acts}
-        delta = self._mood(found, text, reasons)
         curt = [a for a in unsure if a.kind in _HOSTILE]
+        # Saying a fact back in a sentence that may be brusque ("Monday isn't my concern")
+        # is not listening: it earns nothing.
+        scoffed = [
+            a
+            for a in acts
+            if a.kind == ActKind.reflect and any(a.quote.lower() in c.quote.lower() for c in curt)
+        ]
+        if scoffed and len(scoffed) == sum(a.kind == ActKind.reflect for a in acts):
+            found.discard(ActKind.reflect)
+            reasons.append("a fact said back in a possibly brusque sentence: no credit")
+        delta = self._mood(found, text, reasons)
         if curt and not found & _HOSTILE:
             # Possibly rude, blaming or dismissive, read with too little confidence: it stings
             # a little, as it would a real customer, but is not treated as an insult (the
