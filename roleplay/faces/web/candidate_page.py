@@ -228,24 +228,22 @@ def build(service: CandidateService) -> gr.Blocks:
         )
 
         @guarded
-        def on_send(
-            text: str, tok: str | None, sid: int | None, language: str
-        ) -> Iterator[tuple[Any, ...]]:
+        def on_send(text: str, tok: str | None, sid: int | None) -> Iterator[tuple[Any, ...]]:
             if sid is None or not text.strip():
                 yield (gr.update(),) * 7
                 return
             service.check_message(text)  # before the text leaves the box
             events = service.send(tok, sid, text)
-            yield from _stream(events, tok, sid, chrome(language), typed=text)
+            yield from _stream(events, tok, sid, typed=text)
 
         @guarded
-        def on_retry(tok: str | None, sid: int | None, language: str) -> Iterator[tuple[Any, ...]]:
+        def on_retry(tok: str | None, sid: int | None) -> Iterator[tuple[Any, ...]]:
             if sid is None:
                 return
-            yield from _stream(service.retry(tok, sid), tok, sid, chrome(language))
+            yield from _stream(service.retry(tok, sid), tok, sid)
 
         def _stream(
-            events: Iterator[Any], tok: str | None, sid: int, c: Chrome, typed: str = ""
+            events: Iterator[Any], tok: str | None, sid: int, typed: str = ""
         ) -> Iterator[tuple[Any, ...]]:
             history = _history(service.history(tok, sid))
             if typed:  # shown at once, as it will be stored
@@ -273,7 +271,7 @@ def build(service: CandidateService) -> gr.Blocks:
                 yield (
                     _history(service.history(tok, sid)),
                     gr.update(),
-                    _backend_note(exc, c),
+                    _backend_note(exc, _words(service.view(tok))),
                     gr.update(visible=True),
                     gr.update(),
                     gr.update(),
@@ -305,11 +303,11 @@ def build(service: CandidateService) -> gr.Blocks:
             )
 
         stream_outputs = [chat, message, status, retry_btn, composer, end_btn, poll]
-        send_args = {"inputs": [message, token, session_id, lang], "outputs": stream_outputs}
+        send_args = {"inputs": [message, token, session_id], "outputs": stream_outputs}
         send_btn.click(on_send, api_name="send", **send_args)  # type: ignore[arg-type]
         message.submit(on_send, api_name=False, **send_args)  # type: ignore[arg-type]
         retry_btn.click(
-            on_retry, inputs=[token, session_id, lang], outputs=stream_outputs, api_name="retry"
+            on_retry, inputs=[token, session_id], outputs=stream_outputs, api_name="retry"
         )
 
         @guarded
