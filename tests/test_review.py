@@ -16,6 +16,7 @@ from roleplay.config import Settings
 from roleplay.core.library import PersonaLibrary
 from roleplay.errors import InvalidValue
 from roleplay.services.candidates import CandidateService
+from roleplay.services.catalog import Catalog
 from roleplay.services.review import OUTCOME_WORDS, ReviewService, RowFilter
 from roleplay.storage.store import Store
 from tests import scripts
@@ -97,6 +98,16 @@ def test_filters_and_sorting(graded: tuple[Store, dict[str, int]]) -> None:
         "Pia",
         "Rob",
     ]
+
+
+def test_the_dashboard_names_personas_as_people_know_them(
+    graded: tuple[Store, dict[str, int]], library: PersonaLibrary
+) -> None:
+    """The persona column reads "Company: customer", as the pickers do; exports keep the id."""
+    store, _ = graded
+    row = ReviewService(store, Catalog(store, library)).rows()[0]
+    assert row.cells(human=True)[2] == "Brightline Electronics: Dana Whitfield"
+    assert row.cells()[2] == "damaged-laptop"
 
 
 def test_a_session_left_open_for_a_day_shows_as_abandoned(

@@ -42,8 +42,9 @@ def test_trainer_breaks_fixes_test_drives_and_saves_a_persona(browser: Any, serv
         page.wait_for_selector("#p-pick")
         # the editor opens with the persona the picker shows (no Load needed), checked
         page.wait_for_selector("#p-problems:has-text('✓ Valid.')")
-        shown = page.input_value("#p-pick input")
-        assert f"id: {shown}" in page.inner_text("#p-editor")
+        shown = page.input_value("#p-pick input")  # "Company: customer (id)"
+        assert shown.endswith(")") and ": " in shown
+        assert f"id: {shown.rsplit('(', 1)[1].rstrip(')')}" in page.inner_text("#p-editor")
         # a syntax error names the line where the mistake is, in plain words
         set_editor(page, "id: x\nname: [a, b\nlevel: 3\n")
         page.wait_for_selector("#p-problems:has-text('YAML syntax error')")
@@ -60,7 +61,9 @@ def test_trainer_breaks_fixes_test_drives_and_saves_a_persona(browser: Any, serv
         )
         page.get_by_role("tab", name="Personas", exact=True).click()
         page.click("#p-pick input")
-        page.get_by_role("option", name="damaged-laptop").click()
+        page.get_by_role(
+            "option", name="Brightline Electronics: Dana Whitfield (damaged-laptop)"
+        ).click()
         page.click("#p-load")
         page.wait_for_selector("#p-problems:has-text('Valid')")
         # break it: the same message as `roleplay personas validate`

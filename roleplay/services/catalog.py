@@ -30,9 +30,13 @@ class Catalog:
         saved = {v.item_id for v in self.store.versions("persona")}
         return sorted({p.id for p in self.library} | saved)
 
-    def persona_choices(self) -> list[tuple[str, str]]:
-        """(label, id) of every persona for people to pick from: "Company: customer name"."""
-        return [(f"{p.briefing.company}: {p.name}", p.id) for p in self.personas()]
+    def persona_choices(self, *, with_ids: bool = False) -> list[tuple[str, str]]:
+        """(label, id) of every persona for people to pick from: "Company: customer name"
+        (``with_ids``: and the id, for trainers who also work with the files)."""
+        return [
+            (f"{p.briefing.company}: {p.name}" + (f" ({p.id})" if with_ids else ""), p.id)
+            for p in self.personas()
+        ]
 
     def personas(self) -> list[Persona]:
         """The latest version of every persona, built-in and saved."""

@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 
 from grading.report import CriterionScore, GradeReport, marked_html, settle, to_html, writing_marks
 from grading.rubric import get_rubric
-from roleplay.errors import InvalidValue, NotFound
+from roleplay.errors import InvalidValue, NotFound, RoleplayError
 from roleplay.services.catalog import Catalog
 from roleplay.storage.store import SessionInfo, Store
 
@@ -93,6 +93,7 @@ class SessionRow:
     passed: bool | None
     flags: list[str] = field(default_factory=list)
     verdict: str | None = None
+    persona_label: str = ""  # "Company: customer", for people (the id stays in exports)
 
     def cells(self, flag_separator: str = ", ", *, human: bool = False) -> list[Any]:
         """The row's values in :data:`COLUMNS` order, blanks for what is not graded yet;
@@ -102,7 +103,7 @@ class SessionRow:
         return [
             self.id,
             self.candidate,
-            self.persona,
+            (self.persona_label or self.persona) if human else self.persona,
             self.mode,
             self.source,
             self.date,
@@ -164,6 +165,16 @@ class ReviewService:
     def __init__(self, store: Store, catalog: Catalog | None = None) -> None:
         self.store = store
         self.catalog = catalog
+
+    def _persona_label(self, persona_id: str) -> str:
+        """ "Company: customer" for a persona, as the pickers name it; the id when unknown."""
+        if self.catalog is None:
+            return persona_id
+        try:
+            p = self.catalog.persona(persona_id)
+        except RoleplayError:
+            return persona_id
+        return f"{p.briefing.company}: {p.name}"
 
     def _levels(self, rubric_id: str) -> dict[str, dict[int, str]]:
         rubric = self.catalog.rubric(rubric_id) if self.catalog else get_rubric(rubric_id)
@@ -240,8 +251,11 @@ class ReviewService:
     ) -> list[SessionRow]:
         out: list[SessionRow] = []
         now = datetime.now(UTC)
+        labels: dict[str, str] = {}
         for s in self.store.list_sessions():
-            row = self._row(s, now)
+            if s.persona_id not in labels:
+                labels[s.persona_id] = self._persona_label(s.persona_id)
+            row = self._row(s, now, labels[s.persona_id])
             if status and row.status != status:
                 continue
             if candidate and candidate.lower() not in row.candidate.lower():
@@ -268,13 +282,14 @@ class ReviewService:
         }[sort]
         return sorted(out, key=key, reverse=descending)
 
-    def _row(self, s: SessionInfo, now: datetime) -> SessionRow:
+    def _row(self, s: SessionInfo, now: datetime, persona_label: str = "") -> SessionRow:
         report = self.report(s.id) if s.grade_status == "done" else None
         stale = s.status == "active" and now - s.started_at > ABANDONED_AFTER
         return SessionRow(
             id=s.id,
             candidate=s.candidate_name or "",
             persona=s.persona_id,
+            persona_label=persona_label,
             mode=s.mode,
             source=s.source,
             date=s.started_at.strftime("%Y-%m-%d %H:%M"),

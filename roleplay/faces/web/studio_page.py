@@ -65,10 +65,10 @@ def build(studio: StudioService, accounts: AccountService) -> gr.Blocks:
         with gr.Tabs():
             with gr.Tab("Personas"):
                 with gr.Row():
-                    persona_ids = studio.catalog.persona_ids()
+                    choices = studio.catalog.persona_choices(with_ids=True)
                     p_pick = gr.Dropdown(
-                        persona_ids,
-                        value=persona_ids[0] if persona_ids else None,
+                        choices,
+                        value=choices[0][1] if choices else None,
                         label="Persona",
                         elem_id="p-pick",
                     )
@@ -173,11 +173,11 @@ def build(studio: StudioService, accounts: AccountService) -> gr.Blocks:
                 raise gr.Error("Choose the persona to duplicate.")
             text = studio.duplicate(persona_id, new_id.strip())
             _, checked = studio.check_persona(text, examples=True)
-            ids = [*studio.catalog.persona_ids(), new_id.strip()]
+            choices = [*studio.catalog.persona_choices(with_ids=True), (new_id.strip(),) * 2]
             return (
                 text,
                 _problems_markdown(checked),
-                gr.update(choices=ids, value=new_id.strip()),
+                gr.update(choices=choices, value=new_id.strip()),
                 f"<p>{html.escape(new_id.strip())} is a copy of {html.escape(persona_id)}, not "
                 "saved yet: edit it, then press <i>Save as new version</i>.</p>",
             )
@@ -200,11 +200,10 @@ def build(studio: StudioService, accounts: AccountService) -> gr.Blocks:
             except ValidationFailed as exc:
                 checked = Checked(False, [str(p) for p in exc.problems])
                 return "<p>Not saved.</p>", _problems_markdown(checked), gr.update(), gr.update()
-            ids = studio.catalog.persona_ids()
             return (
                 f"<p>Saved <b>{html.escape(persona.id)}</b> as version {version}.</p>",
                 _problems_markdown(studio.check_persona(text or "", examples=True)[1]),
-                gr.update(choices=ids, value=persona.id),
+                gr.update(choices=studio.catalog.persona_choices(with_ids=True), value=persona.id),
                 gr.update(choices=versions_choices(persona.id), value=LATEST),
             )
 
@@ -272,8 +271,8 @@ def build(studio: StudioService, accounts: AccountService) -> gr.Blocks:
         # the editors open with what the pickers show, not empty until Load
         @guarded
         def on_open() -> tuple[Any, ...]:
-            first = studio.catalog.persona_ids()
-            persona = on_load(first[0], LATEST) if first else ("", "", gr.update())
+            first = studio.catalog.persona_choices(with_ids=True)
+            persona = on_load(first[0][1], LATEST) if first else ("", "", gr.update())
             return (*persona, *on_rubric_load("default"))
 
         page.load(on_open, outputs=[p_editor, p_problems, p_version, r_editor, r_problems])
