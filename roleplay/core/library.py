@@ -113,6 +113,9 @@ def _cross_problems(file: str, data: dict[str, Any]) -> Iterator[Problem]:
     for j, pattern in _items(_get(data, "temperament", "trigger_phrases")):
         yield from check_regex(file, f"temperament.trigger_phrases[{j}]", pattern)
 
+    acceptable_ids = [
+        str(_get(r, "id")) for _, r in _items(_get(data, "scenario", "acceptable_resolutions"))
+    ]
     rule_ids: set[str] = set()
     for i, rule in _items(_get(data, "policy_rules")):
         rid = _get(rule, "id")
@@ -150,9 +153,6 @@ def _cross_problems(file: str, data: dict[str, Any]) -> Iterator[Problem]:
                     f"policy_rules[{i}].{key}",
                     f"{key} applies only to must rules ({what}); remove it or change kind to must",
                 )
-        acceptable_ids = [
-            str(_get(r, "id")) for _, r in _items(_get(data, "scenario", "acceptable_resolutions"))
-        ]
         for key, ids, what in (
             ("asks", fact_ids, "names no fact"),
             ("offers", acceptable_ids, "names no acceptable resolution"),

@@ -13,8 +13,13 @@ import yaml
 from grading.rubric import BUILTIN_DIR, Rubric, load_rubrics
 from roleplay.core.library import PersonaLibrary
 from roleplay.core.persona import Persona
-from roleplay.errors import InvalidValue, NotFound
+from roleplay.errors import InvalidValue, NotFound, RoleplayError
 from roleplay.storage.store import Store, VersionInfo, VersionKind
+
+
+def persona_label(persona: Persona) -> str:
+    """How people know a persona: "Company: customer name"."""
+    return f"{persona.briefing.company}: {persona.name}"
 
 
 class Catalog:
@@ -34,9 +39,15 @@ class Catalog:
         """(label, id) of every persona for people to pick from: "Company: customer name"
         (``with_ids``: and the id, for trainers who also work with the files)."""
         return [
-            (f"{p.briefing.company}: {p.name}" + (f" ({p.id})" if with_ids else ""), p.id)
-            for p in self.personas()
+            (persona_label(p) + (f" ({p.id})" if with_ids else ""), p.id) for p in self.personas()
         ]
+
+    def persona_label(self, persona_id: str) -> str:
+        """How people know a persona ("Company: customer name"); the id when it is unknown."""
+        try:
+            return persona_label(self.persona(persona_id))
+        except RoleplayError:
+            return persona_id
 
     def personas(self) -> list[Persona]:
         """The latest version of every persona, built-in and saved."""

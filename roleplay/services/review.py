@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 
 from grading.report import CriterionScore, GradeReport, marked_html, settle, to_html, writing_marks
 from grading.rubric import get_rubric
-from roleplay.errors import InvalidValue, NotFound, RoleplayError
+from roleplay.errors import InvalidValue, NotFound
 from roleplay.services.catalog import Catalog
 from roleplay.storage.store import SessionInfo, Store
 
@@ -166,16 +166,6 @@ class ReviewService:
         self.store = store
         self.catalog = catalog
 
-    def _persona_label(self, persona_id: str) -> str:
-        """ "Company: customer" for a persona, as the pickers name it; the id when unknown."""
-        if self.catalog is None:
-            return persona_id
-        try:
-            p = self.catalog.persona(persona_id)
-        except RoleplayError:
-            return persona_id
-        return f"{p.briefing.company}: {p.name}"
-
     def _levels(self, rubric_id: str) -> dict[str, dict[int, str]]:
         rubric = self.catalog.rubric(rubric_id) if self.catalog else get_rubric(rubric_id)
         return {c.id: c.levels for c in rubric.criteria}
@@ -254,7 +244,9 @@ class ReviewService:
         labels: dict[str, str] = {}
         for s in self.store.list_sessions():
             if s.persona_id not in labels:
-                labels[s.persona_id] = self._persona_label(s.persona_id)
+                labels[s.persona_id] = (
+                    self.catalog.persona_label(s.persona_id) if self.catalog else s.persona_id
+                )
             row = self._row(s, now, labels[s.persona_id])
             if status and row.status != status:
                 continue

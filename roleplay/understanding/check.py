@@ -98,7 +98,8 @@ def check_examples(persona: Persona, reader: Reader | None = None) -> list[Examp
             [
                 (i, r.id, r.examples, r.near_misses)
                 for i, r in enumerate(persona.policy_rules)
-                if not r.offers  # read as the offers it names
+                # a rule without examples of its own may be read through what it names
+                if r.examples or not (r.offers or r.asks)
             ],
         ),
     ]
